@@ -1,0 +1,47 @@
+# Accord's one entry point. CI calls `make test` (see .ci/run).
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/accord
+GOLANGCI_VERSION := v2.15.0
+
+# Packages that start a protoactor cluster run without the race detector:
+# protoactor-go itself trips it. Everything else runs with -race.
+CLUSTER_PKGS := ./actors/... ./cluster/... ./rest/... ./cmd/...
+RACE_PKGS = $(shell $(GO) list ./... | grep -v -E '/(actors|cluster|rest|cmd)(/|$$)')
+
+.PHONY: build run test test-race test-cluster lint generate tidy-check deps-proto
+
+build:
+	$(GO) build -o $(BIN) ./cmd/accord
+
+run: build
+	./$(BIN) serve
+
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 $(RACE_PKGS)
+	$(GO) test -count=1 -p 1 $(CLUSTER_PKGS)
+
+# protoc comes from Debian; the Go plugins are pinned as go tools in go.mod.
+deps-proto:
+	@command -v protoc >/dev/null || { echo "installing protobuf-compiler"; \
+		(apt-get update -qq && apt-get install -y -qq protobuf-compiler) >/dev/null; }
+
+PROTOS := $(shell find proto -name '*.proto' -not -path 'proto/third_party/*')
+
+generate: deps-proto
+	@for f in $(PROTOS); do \
+		protoc -I proto -I proto/third_party \
+			--plugin=protoc-gen-go=$$($(GO) tool -n protoc-gen-go) \
+			--plugin=protoc-gen-go-grain=$$($(GO) tool -n protoc-gen-go-grain) \
+			--go_out=proto --go_opt=paths=source_relative \
+			--go-grain_out=proto --go-grain_opt=paths=source_relative \
+			$${f#proto/} || exit 1; \
+	done
+
+lint:
+	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION) run ./...
+
+tidy-check:
+	$(GO) mod tidy
+	git diff --exit-code go.mod go.sum

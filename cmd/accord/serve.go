@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/accordchat/accord/actors"
+	"github.com/accordchat/accord/cluster"
+	"github.com/accordchat/accord/password"
+	"github.com/accordchat/accord/persistence"
+	"github.com/accordchat/accord/persistence/localpg"
+	"github.com/accordchat/accord/rest"
+	"github.com/accordchat/accord/snowflake"
+	"github.com/accordchat/accord/token"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// database opens the store: the server named by DATABASE_URL, or a private
+// PostgreSQL started in the data directory. close stops what it started.
+func database(ctx context.Context, cfg Config, logger *slog.Logger) (store *persistence.Store, closeFn func(context.Context), err error) {
+	dsn := cfg.DatabaseURL
+	var pg *localpg.Server
+	if dsn == "" {
+		pg, err = localpg.Start(ctx, localpg.Config{DataDir: cfg.DataDir, Logger: logger})
+		if err != nil {
+			return nil, nil, err
+		}
+		dsn = pg.DSN()
+	}
+	store, err = persistence.Open(ctx, dsn)
+	if err != nil {
+		if pg != nil {
+			_ = pg.Stop(context.Background())
+		}
+		return nil, nil, err
+	}
+	return store, func(ctx context.Context) {
+		store.Close()
+		if pg != nil {
+			if err := pg.Stop(ctx); err != nil {
+				logger.Error("stopping PostgreSQL failed", slog.Any("error", err))
+			}
+		}
+	}, nil
+}
+
+func serve(ctx context.Context, args []string) error {
+	cfg, err := parseFlags("serve", args)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg, os.Stderr)
+	slog.SetDefault(logger)
+
+	// Bind the HTTP port first so a port in use fails before anything starts.
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	defer ln.Close()
+
+	store, closeDB, err := database(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	// Everything below stops in reverse order; the database last.
+	shutdownCtx := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	}
+	defer func() {
+		sctx, cancel := shutdownCtx()
+		defer cancel()
+		closeDB(sctx)
+	}()
+
+	var bg sync.WaitGroup
+	bgCtx, stopBG := context.WithCancel(context.Background())
+	defer func() { stopBG(); bg.Wait() }()
+
+	keys, err := persistence.NewKeyring(ctx, store, logger)
+	if err != nil {
+		return err
+	}
+	bg.Go(func() { keys.Run(bgCtx, 30*time.Second) })
+
+	ids := snowflake.NewGenerator(nil)
+	lease := &persistence.WorkerLease{Store: store, Node: nodeName(), Logger: logger, OnLease: ids.SetLease}
+	if err := lease.Acquire(ctx); err != nil {
+		return fmt.Errorf("lease a snowflake worker id: %w", err)
+	}
+	bg.Go(func() { lease.Run(bgCtx) })
+
+	passwords := password.NewHasher(password.DefaultParams, 0)
+	provider := cluster.New(cluster.Config{
+		GossipAddr:    cfg.GossipAddr,
+		AdvertiseAddr: cfg.AdvertiseAddr,
+		Seeds:         cfg.Seeds,
+		SecretKey:     cfg.GossipKey,
+		Logger:        logger,
+	})
+	system, err := actors.Start(ctx, actors.Config{
+		RemoteAddr:    cfg.RemoteAddr,
+		AdvertiseAddr: cfg.AdvertiseAddr,
+		Provider:      provider,
+		Users:         store,
+		Passwords:     passwords,
+		Logger:        logger,
+	})
+	if err != nil {
+		return fmt.Errorf("start actor system: %w", err)
+	}
+	defer system.Stop()
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	api := rest.New(rest.Config{
+		Accounts:  store,
+		Users:     system.Users(),
+		Tokens:    token.NewIssuer(token.Config{Keys: keys}),
+		Passwords: passwords,
+		IDs:       ids,
+		Logger:    logger,
+		Registry:  registry,
+		Ready: func(ctx context.Context) error {
+			select {
+			case <-provider.Ready():
+			default:
+				return errors.New("cluster not joined")
+			}
+			return store.Ping(ctx)
+		},
+	})
+	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	logger.Info("accord is serving", slog.String("http", ln.Addr().String()), slog.String("gossip", cfg.GossipAddr),
+		slog.String("remote", cfg.RemoteAddr), slog.Int("snowflake_worker", lease.Worker()))
+
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err := <-served:
+		return fmt.Errorf("http server: %w", err)
+	}
+	sctx, cancel := shutdownCtx()
+	defer cancel()
+	// Stop accepting and let in-flight requests finish.
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.Warn("http shutdown incomplete", slog.Any("error", err))
+	}
+	return nil
+}
+
+// nodeName names this process in worker leases: host, pid and a random
+// suffix, fresh per start.
+func nodeName() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+func migrateCmd(ctx context.Context, args []string) error {
+	cfg, err := parseFlags("migrate", args)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg, os.Stderr)
+	_, closeDB, err := database(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	closeDB(context.Background())
+	logger.Info("migrations applied")
+	return nil
+}
+
+func adminCmd(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "rotate-signing-key" {
+		return fmt.Errorf("usage: accord admin rotate-signing-key [flags]")
+	}
+	cfg, err := parseFlags("admin rotate-signing-key", args[1:])
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg, os.Stderr)
+	store, closeDB, err := database(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer closeDB(context.Background())
+	if err := store.RotateSigningKey(ctx); err != nil {
+		return err
+	}
+	logger.Info("signing key rotated; nodes sign with it after their next key reload (at most 30 s)")
+	return nil
+}

@@ -1,0 +1,98 @@
+package rest
+
+import (
+	"sync"
+	"time"
+
+	"github.com/accordchat/accord/discord"
+	"github.com/accordchat/accord/token"
+	"github.com/gin-gonic/gin"
+)
+
+// claimsKey is the gin context key of the caller's verified claims.
+const claimsKey = "accord.claims"
+
+// authenticate verifies the Authorization header ("Bearer <jwt>", "Bot
+// <jwt>" or a bare "<jwt>") and that the token's family (its login) is still
+// active. Anything else is 401.
+func (s *Server) authenticate(c *gin.Context) {
+	raw := token.StripScheme(c.GetHeader("Authorization"))
+	if raw == "" {
+		writeError(c, discord.ErrUnauthorized)
+		return
+	}
+	claims, err := s.cfg.Tokens.Verify(raw)
+	if err != nil {
+		writeError(c, discord.ErrUnauthorized)
+		return
+	}
+	active, ok := s.families.get(claims.SessionID)
+	if !ok {
+		active, err = s.cfg.Accounts.FamilyActive(c.Request.Context(), claims.SessionID, claims.UserID)
+		if err != nil {
+			s.cfg.Logger.Error("checking token family failed", "error", err)
+			writeError(c, discord.ErrUnavailable)
+			return
+		}
+		s.families.put(claims.SessionID, active)
+	}
+	if !active {
+		writeError(c, discord.ErrUnauthorized)
+		return
+	}
+	c.Set(claimsKey, claims)
+	c.Next()
+}
+
+// caller returns the claims authenticate stored.
+func caller(c *gin.Context) token.Claims {
+	v, _ := c.Get(claimsKey)
+	claims, _ := v.(token.Claims)
+	return claims
+}
+
+// familyCache remembers, per node and for a short TTL, whether a token family
+// is active, so a request does not cost a database read while a revocation
+// still reaches every node within the TTL.
+type familyCache struct {
+	ttl time.Duration
+
+	mu      sync.Mutex // guards entries
+	entries map[int64]familyEntry
+}
+
+type familyEntry struct {
+	active  bool
+	expires time.Time
+}
+
+// familyCacheMax bounds the cache; past it the cache starts over.
+const familyCacheMax = 100_000
+
+func newFamilyCache(ttl time.Duration) *familyCache {
+	return &familyCache{ttl: ttl, entries: make(map[int64]familyEntry)}
+}
+
+func (f *familyCache) get(id int64) (active, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e, ok := f.entries[id]
+	if !ok || time.Now().After(e.expires) {
+		return false, false
+	}
+	return e.active, true
+}
+
+func (f *familyCache) put(id int64, active bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.entries) >= familyCacheMax {
+		clear(f.entries)
+	}
+	ttl := f.ttl
+	if !active {
+		// A revoked family never comes back.
+		ttl = 24 * time.Hour
+	}
+	f.entries[id] = familyEntry{active: active, expires: time.Now().Add(ttl)}
+}
