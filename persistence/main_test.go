@@ -1,8 +1,8 @@
 package persistence_test
 
 import (
-	"os"
 	"context"
+	"os"
 	"testing"
 
 	"github.com/accordchat/accord/persistence"
