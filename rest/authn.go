@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"errors"
 	"sync"
 	"time"
 
@@ -22,8 +23,13 @@ func (s *Server) authenticate(c *gin.Context) {
 		return
 	}
 	claims, err := s.cfg.Tokens.Verify(raw)
-	if err != nil {
+	if errors.Is(err, token.ErrInvalidToken) {
 		writeError(c, discord.ErrUnauthorized)
+		return
+	}
+	if err != nil {
+		s.cfg.Logger.Error("verifying access token failed", "error", err)
+		writeError(c, discord.ErrUnavailable)
 		return
 	}
 	active, ok := s.families.get(claims.SessionID)

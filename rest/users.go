@@ -57,11 +57,11 @@ func (s *Server) getUser(c *gin.Context) {
 // patchMeRequest is Discord's Modify Current User body plus the password
 // change of the native API. Avatars arrive with file uploads.
 type patchMeRequest struct {
-	Username    *string `json:"username"`
+	Username    *string          `json:"username"`
 	GlobalName  nullable[string] `json:"global_name"`
-	Password    *string `json:"password"`
-	NewPassword *string `json:"new_password"`
-	Avatar      *string `json:"avatar"`
+	Password    *string          `json:"password"`
+	NewPassword *string          `json:"new_password"`
+	Avatar      *string          `json:"avatar"`
 }
 
 func (s *Server) patchMe(c *gin.Context) {
