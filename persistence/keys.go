@@ -186,5 +186,5 @@ func (k *Keyring) VerificationKey(kid string) (ed25519.PublicKey, error) {
 			return pub, nil
 		}
 	}
-	return nil, fmt.Errorf("unknown key id %q", kid)
+	return nil, fmt.Errorf("%w: %q", token.ErrUnknownKey, kid)
 }
