@@ -6,8 +6,8 @@ GOLANGCI_VERSION := v2.15.0
 
 # Packages that start a protoactor cluster run without the race detector:
 # protoactor-go itself trips it. Everything else runs with -race.
-CLUSTER_PKGS := ./actors/... ./cluster/... ./rest/... ./cmd/...
-RACE_PKGS = $(shell $(GO) list ./... | grep -v -E '/(actors|cluster|rest|cmd)(/|$$)')
+CLUSTER_PKGS := ./actors/... ./rest/... ./cmd/...
+RACE_PKGS = $(shell $(GO) list ./... | grep -v -E '/(actors|rest|cmd)(/|$$)')
 
 .PHONY: build run test test-race test-cluster lint generate tidy-check deps-proto
 
@@ -27,11 +27,11 @@ deps-proto:
 	@command -v protoc >/dev/null || { echo "installing protobuf-compiler"; \
 		(apt-get update -qq && apt-get install -y -qq protobuf-compiler) >/dev/null; }
 
-PROTOS := $(shell find proto -name '*.proto' -not -path 'proto/third_party/*')
+PROTOS := $(shell find proto -name '*.proto')
 
 generate: deps-proto
 	@for f in $(PROTOS); do \
-		protoc -I proto -I proto/third_party \
+		protoc -I proto \
 			--plugin=protoc-gen-go=$$($(GO) tool -n protoc-gen-go) \
 			--plugin=protoc-gen-go-grain=$$($(GO) tool -n protoc-gen-go-grain) \
 			--go_out=proto --go_opt=paths=source_relative \
