@@ -249,6 +249,14 @@ func TestAccountFlow(t *testing.T) {
 	n.expect(n.do("POST", "/api/auth/logout", "Bearer "+a3, map[string]bool{"all": true}), 204)
 	waitStatus(t, n, "Bearer "+a3, 401)
 
+	// Key rotation runs beside the live node, through its PostgreSQL socket,
+	// and tokens signed before it keep verifying.
+	if out, err := exec.Command(binary, "admin", "rotate-signing-key", "--data-dir", dir).CombinedOutput(); err != nil {
+		t.Fatalf("rotate-signing-key beside a running node: %v\n%s", err, out)
+	}
+	again := n.expect(n.do("POST", "/api/auth/login", "", map[string]string{"login": "ada", "password": "correct horse"}), 200)
+	n.expect(n.do("GET", "/api/v10/users/@me", "Bearer "+str(again.body, "access_token"), nil), 200)
+
 	// Data survives a restart.
 	n.stop()
 	n = startNode(t, dir)

@@ -27,15 +27,24 @@ import (
 
 // database opens the store: the server named by DATABASE_URL, or a private
 // PostgreSQL started in the data directory. close stops what it started.
-func database(ctx context.Context, cfg Config, logger *slog.Logger) (store *persistence.Store, closeFn func(context.Context), err error) {
+// With attach set (for migrate and admin), a private PostgreSQL that a
+// running node owns is used through its socket instead of refusing.
+func database(ctx context.Context, cfg Config, logger *slog.Logger, attach bool) (store *persistence.Store, closeFn func(context.Context), err error) {
 	dsn := cfg.DatabaseURL
 	var pg *localpg.Server
 	if dsn == "" {
 		pg, err = localpg.Start(ctx, localpg.Config{DataDir: cfg.DataDir, Logger: logger})
-		if err != nil {
+		switch {
+		case errors.Is(err, localpg.ErrLocked) && attach:
+			logger.Info("a running node owns the data directory; using its PostgreSQL")
+			if dsn, err = localpg.AttachDSN(cfg.DataDir, ""); err != nil {
+				return nil, nil, err
+			}
+		case err != nil:
 			return nil, nil, err
+		default:
+			dsn = pg.DSN()
 		}
-		dsn = pg.DSN()
 	}
 	store, err = persistence.Open(ctx, dsn)
 	if err != nil {
@@ -69,7 +78,7 @@ func serve(ctx context.Context, args []string) error {
 	}
 	defer ln.Close()
 
-	store, closeDB, err := database(ctx, cfg, logger)
+	store, closeDB, err := database(ctx, cfg, logger, false)
 	if err != nil {
 		return err
 	}
@@ -176,7 +185,7 @@ func migrateCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	logger := newLogger(cfg, os.Stderr)
-	_, closeDB, err := database(ctx, cfg, logger)
+	_, closeDB, err := database(ctx, cfg, logger, true)
 	if err != nil {
 		return err
 	}
@@ -194,7 +203,7 @@ func adminCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	logger := newLogger(cfg, os.Stderr)
-	store, closeDB, err := database(ctx, cfg, logger)
+	store, closeDB, err := database(ctx, cfg, logger, true)
 	if err != nil {
 		return err
 	}

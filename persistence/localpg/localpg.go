@@ -283,3 +283,18 @@ func keywordDSN(kv ...string) string {
 	}
 	return b.String()
 }
+
+// AttachDSN returns the DSN of the PostgreSQL that a running accord owns in
+// dataDir, for commands (migrate, admin) that run beside it while Start
+// reports ErrLocked. It does not check that the server answers.
+func AttachDSN(dataDir, database string) (string, error) {
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return "", fmt.Errorf("localpg: %w", err)
+	}
+	if database == "" {
+		database = defaultDatabase
+	}
+	return keywordDSN("host", filepath.Join(abs, "run"), "port", strconv.Itoa(port), "user", role,
+		"dbname", database, "sslmode", "disable"), nil
+}
