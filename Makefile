@@ -9,7 +9,7 @@ GOLANGCI_VERSION := v2.15.0
 CLUSTER_PKGS := ./actors/... ./rest/... ./cmd/...
 RACE_PKGS = $(shell $(GO) list ./... | grep -v -E '/(actors|rest|cmd)(/|$$)')
 
-.PHONY: build run test test-race test-cluster lint generate tidy-check deps-proto
+.PHONY: build run test bench lint generate tidy-check deps-proto
 
 build:
 	$(GO) build -o $(BIN) ./cmd/accord
@@ -21,6 +21,10 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $(RACE_PKGS)
 	$(GO) test -count=1 -p 1 $(CLUSTER_PKGS)
+
+# Hot-path figures: permission computation, snowflakes, token checks.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./permissions/ ./snowflake/ ./token/
 
 # protoc comes from Debian; the Go plugins are pinned as go tools in go.mod.
 deps-proto:

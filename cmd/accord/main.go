@@ -44,7 +44,7 @@ func run(args []string) int {
 	case "admin":
 		err = adminCmd(ctx, args[1:])
 	case "-h", "--help", "help":
-		fmt.Fprint(os.Stdout, usage)
+		_, _ = fmt.Fprint(os.Stdout, usage)
 		return 0
 	default:
 		fmt.Fprintf(os.Stderr, "accord: unknown command %q\n\n%s", args[0], usage)

@@ -76,7 +76,7 @@ func serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 
 	store, closeDB, err := database(ctx, cfg, logger, false)
 	if err != nil {

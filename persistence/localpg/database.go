@@ -19,7 +19,7 @@ func (s *Server) ensureDatabase(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("localpg: connect to new server: %w", err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
 	var exists bool
 	err = conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", s.database).Scan(&exists)
 	if err != nil {
