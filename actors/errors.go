@@ -22,6 +22,8 @@ var (
 	// ErrWrongPassword: a password change gave no current password or a
 	// wrong one. Nothing was written.
 	ErrWrongPassword = errors.New("actors: wrong current password")
+	// ErrUnknownGuild: the guild id is not a valid id.
+	ErrUnknownGuild = errors.New("actors: unknown guild")
 	// ErrInvalidUpdate: the update is malformed (an empty username or
 	// password). Nothing was written.
 	ErrInvalidUpdate = errors.New("actors: invalid update")

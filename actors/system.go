@@ -24,6 +24,7 @@ import (
 	sockaddr "github.com/hashicorp/go-sockaddr"
 
 	"github.com/accordchat/accord/persistence"
+	"github.com/accordchat/accord/proto/guildpb"
 	"github.com/accordchat/accord/proto/userpb"
 )
 
@@ -60,6 +61,14 @@ type Config struct {
 	Users UserStore
 	// Passwords verifies and hashes passwords for the user grain. Required.
 	Passwords PasswordHasher
+	// Guilds is the guild grain's store. Required.
+	Guilds GuildStore
+	// IDs issues the snowflakes of created guilds, channels and roles.
+	// Required.
+	IDs IDSource
+	// Fanout receives the events grains emit. Optional: without it events
+	// are dropped.
+	Fanout Fanout
 	// Logger receives the System's logs. Default slog.Default().
 	Logger *slog.Logger
 	// ActorLogLevel is the lowest level of protoactor's own logs that reach
@@ -72,6 +81,8 @@ type Config struct {
 	// UserIdleTimeout passivates a user grain that received nothing for
 	// this long. Default 10 minutes.
 	UserIdleTimeout time.Duration
+	// GuildIdleTimeout passivates an idle guild grain. Default 30 minutes.
+	GuildIdleTimeout time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -93,6 +104,9 @@ func (c Config) withDefaults() Config {
 	if c.UserIdleTimeout <= 0 {
 		c.UserIdleTimeout = 10 * time.Minute
 	}
+	if c.GuildIdleTimeout <= 0 {
+		c.GuildIdleTimeout = 30 * time.Minute
+	}
 	return c
 }
 
@@ -106,6 +120,7 @@ type System struct {
 	actors  *actor.ActorSystem
 	cluster *pcluster.Cluster
 	users   *Users
+	guilds  *Guilds
 
 	stopped  atomic.Bool // set first thing in Stop; clients refuse new calls
 	stopOnce sync.Once
@@ -123,6 +138,10 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		return nil, errors.New("actors: Config.Users is required")
 	case cfg.Passwords == nil:
 		return nil, errors.New("actors: Config.Passwords is required")
+	case cfg.Guilds == nil:
+		return nil, errors.New("actors: Config.Guilds is required")
+	case cfg.IDs == nil:
+		return nil, errors.New("actors: Config.IDs is required")
 	}
 	bindHost, bindPort, advertise, err := remoteAddresses(cfg.RemoteAddr, cfg.AdvertiseAddr)
 	if err != nil {
@@ -134,6 +153,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 
 	s := &System{cfg: cfg, log: cfg.Logger.With(slog.String("component", "actors"))}
 	s.users = &Users{s: s}
+	s.guilds = &Guilds{s: s}
 	actorLog := slog.New(minLevelHandler{Handler: cfg.Logger.Handler(), min: cfg.ActorLogLevel})
 	s.actors = actor.NewActorSystem(actor.WithLoggerFactory(func(sys *actor.ActorSystem) *slog.Logger {
 		return actorLog.With(slog.String("lib", "protoactor"), slog.String("system", sys.ID))
@@ -142,9 +162,10 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	// The generated factory is a package-level variable; running makes sure
 	// only this System's grains are produced.
 	userKind := userpb.NewUserKind(func() userpb.User { return &userGrain{sys: s} }, cfg.UserIdleTimeout)
+	guildKind := guildpb.NewGuildKind(func() guildpb.Guild { return &guildGrain{sys: s} }, cfg.GuildIdleTimeout)
 	remoteCfg := remote.Configure(bindHost, bindPort, remote.WithAdvertisedHost(advertise))
 	clusterCfg := pcluster.Configure(cfg.Name, cfg.Provider, disthash.New(), remoteCfg,
-		pcluster.WithKinds(userKind),
+		pcluster.WithKinds(userKind, guildKind),
 		pcluster.WithRequestTimeout(cfg.RequestTimeout))
 	s.cluster = pcluster.New(s.actors, clusterCfg)
 

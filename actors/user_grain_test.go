@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/accordchat/accord/snowflake"
 	"log/slog"
 	"os"
 	"sync"
@@ -114,6 +115,8 @@ func TestUserGrain(t *testing.T) {
 		Provider:        provider,
 		Users:           f.store,
 		Passwords:       f.hasher,
+		Guilds:          st,
+		IDs:             testIDs(),
 		Logger:          logger,
 		RequestTimeout:  3 * time.Second,
 		UserIdleTimeout: testIdle,
@@ -141,7 +144,7 @@ func TestUserGrain(t *testing.T) {
 	if m := provider.Members(); len(m) != 1 || m[0].ID != sys.ID() || m[0].RemoteAddr != sys.Address() {
 		t.Fatalf("provider members = %+v, want this node at %s", m, sys.Address())
 	}
-	if _, err := Start(ctx, Config{Provider: cluster.New(cluster.Config{}), Users: f.store, Passwords: f.hasher}); !errors.Is(err, ErrAlreadyRunning) {
+	if _, err := Start(ctx, Config{Provider: cluster.New(cluster.Config{}), Users: f.store, Passwords: f.hasher, Guilds: st, IDs: testIDs()}); !errors.Is(err, ErrAlreadyRunning) {
 		t.Fatalf("second Start = %v, want ErrAlreadyRunning", err)
 	}
 
@@ -437,6 +440,8 @@ func TestRestartAndStoreFailure(t *testing.T) {
 		Provider:  cluster.New(cluster.Config{GossipAddr: "127.0.0.1:0", Logger: logger}),
 		Users:     st,
 		Passwords: password.NewHasher(password.DefaultParams, 0),
+		Guilds:    st,
+		IDs:       testIDs(),
 		Logger:    logger,
 	})
 	if err != nil {
@@ -452,4 +457,11 @@ func TestRestartAndStoreFailure(t *testing.T) {
 	if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrUnknownUser) {
 		t.Fatalf("Get with the store closed = %v, want ErrUnavailable", err)
 	}
+}
+
+// testIDs is a snowflake generator with a day-long lease on worker 1.
+func testIDs() *snowflake.Generator {
+	g := snowflake.NewGenerator(nil)
+	g.SetLease(1, time.Now().Add(24*time.Hour))
+	return g
 }

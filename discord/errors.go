@@ -76,3 +76,22 @@ var (
 	ErrUnavailable      = &Error{Status: http.StatusServiceUnavailable, Code: CodeServiceUnavailable, Message: "API resource is currently overloaded. Try again a little later."}
 	ErrInternal         = &Error{Status: http.StatusInternalServerError, Code: CodeGeneral, Message: "500: Internal Server Error"}
 )
+
+// Unknown-entity and permission errors of the guild API.
+var (
+	ErrUnknownGuild     = &Error{Status: http.StatusNotFound, Code: 10004, Message: "Unknown Guild"}
+	ErrUnknownChannel   = &Error{Status: http.StatusNotFound, Code: 10003, Message: "Unknown Channel"}
+	ErrUnknownRole      = &Error{Status: http.StatusNotFound, Code: 10011, Message: "Unknown Role"}
+	ErrUnknownMember    = &Error{Status: http.StatusNotFound, Code: 10007, Message: "Unknown Member"}
+	ErrUnknownInvite    = &Error{Status: http.StatusNotFound, Code: 10006, Message: "Unknown Invite"}
+	ErrUnknownBan       = &Error{Status: http.StatusNotFound, Code: 10026, Message: "Unknown Ban"}
+	ErrUnknownOverwrite = &Error{Status: http.StatusNotFound, Code: 10009, Message: "Unknown Overwrite"}
+	ErrMissingAccess    = &Error{Status: http.StatusForbidden, Code: CodeMissingAccess, Message: "Missing Access"}
+	ErrMissingPerms     = &Error{Status: http.StatusForbidden, Code: CodeMissingPermissions, Message: "Missing Permissions"}
+	ErrBanned           = &Error{Status: http.StatusForbidden, Code: 40007, Message: "The user is banned from this guild."}
+	ErrOwnerOnly        = &Error{Status: http.StatusForbidden, Code: 50013, Message: "Missing Permissions"}
+	ErrMaxGuilds        = &Error{Status: http.StatusBadRequest, Code: 30001, Message: "Maximum number of guilds reached (100)"}
+	ErrMaxRoles         = &Error{Status: http.StatusBadRequest, Code: 30005, Message: "Maximum number of guild roles reached (250)"}
+	ErrMaxChannels      = &Error{Status: http.StatusBadRequest, Code: 30013, Message: "Maximum number of guild channels reached (500)"}
+	ErrOwnerCannotLeave = &Error{Status: http.StatusBadRequest, Code: 50055, Message: "Invalid Guild"}
+)

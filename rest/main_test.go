@@ -38,6 +38,34 @@ type env struct {
 	keys  *persistence.Keyring
 }
 
+// events records every event the grains emit, for tests to observe at the
+// fan-out interface.
+var events = &eventLog{}
+
+type eventLog struct {
+	mu  sync.Mutex
+	all []actors.Event
+}
+
+func (l *eventLog) Publish(ev actors.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.all = append(l.all, ev)
+}
+
+// find returns the events of type typ whose data contains substr.
+func (l *eventLog) find(typ, substr string) []actors.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []actors.Event
+	for _, ev := range l.all {
+		if ev.Type == typ && strings.Contains(string(ev.Data), substr) {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
 var (
 	envOnce sync.Once
 	shared  *env
@@ -80,6 +108,7 @@ func testEnv(t *testing.T) *env {
 		provider := cluster.New(cluster.Config{GossipAddr: freeAddr(), Logger: logger})
 		system, err := actors.Start(ctx, actors.Config{
 			RemoteAddr: freeAddr(), Provider: provider, Users: store, Passwords: hasher, Logger: logger,
+			Guilds: store, IDs: ids, Fanout: events,
 		})
 		if err != nil {
 			envErr = err
@@ -87,7 +116,7 @@ func testEnv(t *testing.T) *env {
 		}
 		api := rest.New(rest.Config{
 			Accounts: store, Users: system.Users(), Tokens: token.NewIssuer(token.Config{Keys: keys}),
-			Passwords: hasher, IDs: ids, Logger: logger,
+			Passwords: hasher, IDs: ids, Logger: logger, Guilds: system.Guilds(), Lookup: store,
 			Ready: func(ctx context.Context) error { return store.Ping(ctx) },
 		})
 		srv := httptest.NewServer(api.Handler())
@@ -168,3 +197,5 @@ func (e *env) register(t *testing.T) account {
 	a.access, a.refresh = r.body["access_token"].(string), r.body["refresh_token"].(string)
 	return a
 }
+
+func jsonUnmarshal(raw string, v any) error { return json.Unmarshal([]byte(raw), v) }

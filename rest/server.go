@@ -56,6 +56,10 @@ type Config struct {
 	Passwords *password.Hasher
 	IDs       IDGenerator
 	Logger    *slog.Logger
+	// Guilds runs guild operations in guild grains.
+	Guilds GuildDirectory
+	// Lookup routes channel and invite ids to their guilds.
+	Lookup GuildLookup
 	// Ready reports whether the node can serve (database up, cluster
 	// joined); /readyz answers 503 with its error otherwise.
 	Ready func(ctx context.Context) error
@@ -74,6 +78,7 @@ type Server struct {
 	engine   *gin.Engine
 	families *familyCache
 	metrics  *httpMetrics
+	channels channelGuilds
 }
 
 // New builds the router.
@@ -129,6 +134,7 @@ func (s *Server) mountAPI(g *gin.RouterGroup) {
 	authed.GET("/users/@me", s.getMe)
 	authed.PATCH("/users/@me", s.patchMe)
 	authed.GET("/users/:user_id", s.getUser)
+	s.mountGuilds(authed)
 }
 
 func (s *Server) mountAuth(g *gin.RouterGroup) {

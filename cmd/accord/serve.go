@@ -110,6 +110,9 @@ func serve(ctx context.Context, args []string) error {
 	bg.Go(func() { lease.Run(bgCtx) })
 
 	passwords := password.NewHasher(password.DefaultParams, 0)
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	events := newEventCounter(registry)
 	provider := cluster.New(cluster.Config{
 		GossipAddr:    cfg.GossipAddr,
 		AdvertiseAddr: cfg.AdvertiseAddr,
@@ -123,6 +126,9 @@ func serve(ctx context.Context, args []string) error {
 		Provider:      provider,
 		Users:         store,
 		Passwords:     passwords,
+		Guilds:        store,
+		IDs:           ids,
+		Fanout:        events,
 		Logger:        logger,
 	})
 	if err != nil {
@@ -130,11 +136,11 @@ func serve(ctx context.Context, args []string) error {
 	}
 	defer system.Stop()
 
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	api := rest.New(rest.Config{
 		Accounts:  store,
 		Users:     system.Users(),
+		Guilds:    system.Guilds(),
+		Lookup:    store,
 		Tokens:    token.NewIssuer(token.Config{Keys: keys}),
 		Passwords: passwords,
 		IDs:       ids,

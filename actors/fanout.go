@@ -1,0 +1,26 @@
+package actors
+
+// Event is one gateway dispatch a grain emits: its type (GUILD_ROLE_CREATE,
+// CHANNEL_UPDATE, …), the JSON of its "d" field, encoded once, and the users
+// entitled to receive it, already filtered by the grain (a channel event
+// reaches only members who can view the channel).
+type Event struct {
+	Type      string
+	GuildID   int64
+	ChannelID int64 // 0 for guild-wide events
+	Data      []byte
+	// Recipients are the user ids entitled to the event.
+	Recipients []int64
+}
+
+// Fanout carries events from grains to the sessions that deliver them. It
+// must not block: grains call it from their mailbox after a change commits.
+type Fanout interface {
+	Publish(ev Event)
+}
+
+// FanoutFunc adapts a function to Fanout.
+type FanoutFunc func(Event)
+
+// Publish calls f.
+func (f FanoutFunc) Publish(ev Event) { f(ev) }

@@ -1,0 +1,247 @@
+package actors
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	pcluster "github.com/asynkron/protoactor-go/cluster"
+
+	"github.com/accordchat/accord/discord"
+	"github.com/accordchat/accord/persistence"
+	"github.com/accordchat/accord/proto/guildpb"
+	"github.com/accordchat/accord/snowflake"
+)
+
+// GuildStore is what guild grains read and write. *persistence.Store
+// implements it.
+type GuildStore interface {
+	LoadGuild(ctx context.Context, id int64) (persistence.GuildSnapshot, error)
+	WriteGuild(ctx context.Context, fn func(w *persistence.GuildWriter) error) error
+	MemberUserByID(ctx context.Context, id int64) (persistence.MemberUser, error)
+	CountGuildsOfUser(ctx context.Context, userID int64) (int, error)
+}
+
+// IDSource issues snowflakes for the ids grains create.
+type IDSource interface {
+	Next() (snowflake.ID, error)
+}
+
+// guildGrain is the activation of one guild: kind "Guild", identity the
+// guild id in decimal. Its state is owned by its mailbox.
+//
+// It loads the guild at its first call. Every change is written to
+// PostgreSQL in one transaction first; only when that commits does the grain
+// change its memory, answer, and emit events. A failed write leaves memory
+// as it was, so memory never runs ahead of the database.
+type guildGrain struct {
+	sys     *System
+	id      int64
+	st      *guildState // nil until loaded (or when the guild does not exist)
+	missing bool        // loaded, and there is no such guild
+}
+
+var _ guildpb.Guild = (*guildGrain)(nil)
+
+func (g *guildGrain) Init(ctx pcluster.GrainContext) {
+	if id, err := strconv.ParseInt(ctx.Identity(), 10, 64); err == nil && id > 0 {
+		g.id = id
+	}
+}
+
+func (g *guildGrain) Terminate(pcluster.GrainContext) {}
+
+func (g *guildGrain) ReceiveDefault(pcluster.GrainContext) {}
+
+// gcall is one operation in progress.
+type gcall struct {
+	g      *guildGrain
+	st     *guildState // nil only for ops that run before the guild exists
+	actor  int64
+	params map[string]string
+	body   []byte
+	now    time.Time
+}
+
+// reply is an operation's answer.
+type reply struct {
+	status int
+	body   any // marshalled to JSON; nil for 204
+}
+
+// guildOp is one operation of the guild grain.
+type guildOp struct {
+	// create marks the one op that runs when the guild does not exist yet.
+	create bool
+	run    func(c *gcall) (reply, *discord.Error)
+}
+
+// guildOps is the table of operations, filled by the guild_*.go files.
+var guildOps = map[string]guildOp{}
+
+func registerGuildOps(ops map[string]guildOp) {
+	for name, op := range ops {
+		if _, dup := guildOps[name]; dup {
+			panic("actors: guild op registered twice: " + name)
+		}
+		guildOps[name] = op
+	}
+}
+
+// errStore marks a failed store call; the caller gets a retryable 503.
+var errStore = &discord.Error{Status: http.StatusServiceUnavailable, Code: discord.CodeServiceUnavailable,
+	Message: "The guild could not be saved or loaded; try again."}
+
+func (g *guildGrain) Call(req *guildpb.GuildCall, _ pcluster.GrainContext) (*guildpb.GuildReply, error) {
+	op, ok := guildOps[req.GetOp()]
+	if !ok {
+		return errorReply(discord.ErrNotFound), nil
+	}
+	if g.id == 0 || req.GetGuildId() != g.id {
+		return errorReply(discord.ErrUnknownGuild), nil
+	}
+	if err := g.load(); err != nil {
+		g.sys.log.Error("loading guild failed", slog.Int64("guild", g.id), slog.Any("error", err))
+		return errorReply(errStore), nil
+	}
+	if g.missing != op.create {
+		if op.create {
+			return errorReply(&discord.Error{Status: http.StatusConflict, Code: 0, Message: "Guild exists"}), nil
+		}
+		return errorReply(discord.ErrUnknownGuild), nil
+	}
+	now := time.UnixMilli(req.GetNowMs())
+	if req.GetNowMs() == 0 {
+		now = time.Now()
+	}
+	c := &gcall{g: g, st: g.st, actor: req.GetActorId(), params: req.GetParams(), body: req.GetBody(), now: now}
+	r, derr := op.run(c)
+	if derr != nil {
+		return errorReply(derr), nil
+	}
+	out := &guildpb.GuildReply{Status: int32(r.status)}
+	if r.body != nil {
+		b, err := json.Marshal(r.body)
+		if err != nil {
+			return errorReply(discord.ErrInternal), nil
+		}
+		out.Body = b
+	}
+	return out, nil
+}
+
+func errorReply(e *discord.Error) *guildpb.GuildReply {
+	b, _ := json.Marshal(e)
+	return &guildpb.GuildReply{Status: int32(e.Status), Body: b}
+}
+
+// load reads the guild once per activation.
+func (g *guildGrain) load() error {
+	if g.st != nil || g.missing {
+		return nil
+	}
+	ctx, cancel := g.storeCtx()
+	defer cancel()
+	snap, err := g.sys.cfg.Guilds.LoadGuild(ctx, g.id)
+	if errors.Is(err, persistence.ErrNotFound) {
+		g.missing = true
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	g.st = newGuildState(snap)
+	return nil
+}
+
+func (g *guildGrain) storeCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), g.sys.cfg.RequestTimeout)
+}
+
+// write commits fn's changes; on success apply changes memory. On failure
+// memory is untouched and the caller gets a retryable error.
+func (c *gcall) write(fn func(w *persistence.GuildWriter) error, apply func()) *discord.Error {
+	ctx, cancel := c.g.storeCtx()
+	defer cancel()
+	if err := c.g.sys.cfg.Guilds.WriteGuild(ctx, fn); err != nil {
+		c.g.sys.log.Error("writing guild failed", slog.Int64("guild", c.g.id), slog.Any("error", err))
+		// What the database holds is unknown now: reload at the next call.
+		c.g.st, c.g.missing = nil, false
+		return errStore
+	}
+	if apply != nil {
+		apply()
+	}
+	return nil
+}
+
+// emit publishes an event to recipients after a committed change.
+func (c *gcall) emit(typ string, channelID int64, data any, recipients []int64) {
+	if c.g.sys.cfg.Fanout == nil || len(recipients) == 0 {
+		return
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		c.g.sys.log.Error("encoding event failed", slog.String("type", typ), slog.Any("error", err))
+		return
+	}
+	c.g.sys.cfg.Fanout.Publish(Event{Type: typ, GuildID: c.g.id, ChannelID: channelID, Data: b, Recipients: recipients})
+}
+
+// decode reads the JSON body into v: 50109 for malformed JSON, 50035 for a
+// value of the wrong type.
+func (c *gcall) decode(v any) *discord.Error {
+	if len(c.body) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(c.body, v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			field := typeErr.Field
+			if field == "" {
+				field = "_body"
+			}
+			return discord.Invalid(field, "BASE_TYPE_INVALID", "Value has the wrong type.")
+		}
+		return discord.ErrInvalidJSON
+	}
+	return nil
+}
+
+// id parses a snowflake parameter; ok is false when absent or malformed.
+func (c *gcall) id(name string) (int64, bool) {
+	v, err := snowflake.Parse(c.params[name])
+	return int64(v), err == nil && v > 0
+}
+
+// newID issues a snowflake for a created entity.
+func (c *gcall) newID() (int64, *discord.Error) {
+	id, err := c.g.sys.cfg.IDs.Next()
+	if err != nil {
+		return 0, discord.ErrUnavailable
+	}
+	return int64(id), nil
+}
+
+// nullableJSON is an optional JSON field that tells absent from null.
+type nullableJSON[T any] struct {
+	Set   bool // present with a value
+	Null  bool // present as null
+	Value T
+}
+
+func (n *nullableJSON[T]) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		n.Null = true
+		return nil
+	}
+	if err := json.Unmarshal(b, &n.Value); err != nil {
+		return err
+	}
+	n.Set = true
+	return nil
+}
