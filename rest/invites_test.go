@@ -12,7 +12,7 @@ import (
 )
 
 // invite creates a unique invite of ch as who, with extra body fields.
-func (e *env) invite(t *testing.T, ch string, who account, extra map[string]any) string {
+func (e *env) newInvite(t *testing.T, ch string, who account, extra map[string]any) string {
 	t.Helper()
 	body := map[string]any{"unique": true}
 	for k, v := range extra {
@@ -22,7 +22,7 @@ func (e *env) invite(t *testing.T, ch string, who account, extra map[string]any)
 	return r.body["code"].(string)
 }
 
-func codes(invs []map[string]any) []string {
+func inviteCodes(invs []map[string]any) []string {
 	out := make([]string, 0, len(invs))
 	for _, inv := range invs {
 		out = append(out, inv["code"].(string))
@@ -31,9 +31,9 @@ func codes(invs []map[string]any) []string {
 	return out
 }
 
-func sorted(s ...string) []string { slices.Sort(s); return s }
+func sortedCodes(s ...string) []string { slices.Sort(s); return s }
 
-func userID(t *testing.T, a account) int64 {
+func inviteUserID(t *testing.T, a account) int64 {
 	t.Helper()
 	id, err := strconv.ParseInt(a.id, 10, 64)
 	if err != nil {
@@ -46,14 +46,14 @@ func TestInviteLists(t *testing.T) {
 	e := testEnv(t)
 	owner, member, stranger := e.register(t), e.register(t), e.register(t)
 	g := e.createGuild(t, owner, "Invite Lists")
-	a := e.invite(t, g.general, owner, map[string]any{"max_age": 3600, "max_uses": 5, "temporary": true})
-	b := e.invite(t, g.general, owner, map[string]any{"max_age": 0})
-	v := e.invite(t, g.voice, owner, nil)
-	spent := e.invite(t, g.general, owner, map[string]any{"max_uses": 1})
+	a := e.newInvite(t, g.general, owner, map[string]any{"max_age": 3600, "max_uses": 5, "temporary": true})
+	b := e.newInvite(t, g.general, owner, map[string]any{"max_age": 0})
+	v := e.newInvite(t, g.voice, owner, nil)
+	spent := e.newInvite(t, g.general, owner, map[string]any{"max_uses": 1})
 	expect(t, e.do(t, "POST", "/api/v10/invites/"+spent, "Bearer "+member.access, nil), 200, -1)
 
 	general := e.list(t, "GET", "/api/v10/channels/"+g.general+"/invites", owner, 200)
-	if got, want := codes(general), sorted(a, b); !slices.Equal(got, want) {
+	if got, want := inviteCodes(general), sortedCodes(a, b); !slices.Equal(got, want) {
 		t.Fatalf("channel invites %v, want %v (spent %s must be gone)", got, want, spent)
 	}
 	for _, inv := range general {
@@ -70,7 +70,7 @@ func TestInviteLists(t *testing.T) {
 		}
 	}
 	all := e.list(t, "GET", "/api/v10/guilds/"+g.id+"/invites", owner, 200)
-	if got, want := codes(all), sorted(a, b, v); !slices.Equal(got, want) {
+	if got, want := inviteCodes(all), sortedCodes(a, b, v); !slices.Equal(got, want) {
 		t.Fatalf("guild invites %v, want %v", got, want)
 	}
 	for _, inv := range all {
@@ -97,7 +97,7 @@ func TestInviteGet(t *testing.T) {
 	owner, member, stranger := e.register(t), e.register(t), e.register(t)
 	g := e.createGuild(t, owner, "Invite Get")
 	e.join(t, g, member)
-	code := e.invite(t, g.general, owner, map[string]any{"max_uses": 3})
+	code := e.newInvite(t, g.general, owner, map[string]any{"max_uses": 3})
 
 	for _, who := range []string{"Bearer " + member.access, "Bearer " + stranger.access, ""} {
 		r := expect(t, e.do(t, "GET", "/api/v10/invites/"+code, who, nil), 200, -1)
@@ -137,7 +137,7 @@ func TestInviteDelete(t *testing.T) {
 	owner, member, stranger := e.register(t), e.register(t), e.register(t)
 	g := e.createGuild(t, owner, "Invite Delete")
 	e.join(t, g, member)
-	code := e.invite(t, g.general, member, nil) // members may create invites by default
+	code := e.newInvite(t, g.general, member, nil) // members may create invites by default
 
 	expect(t, e.do(t, "DELETE", "/api/v10/invites/"+code, "Bearer "+stranger.access, nil), 403, 50001)
 	// Its creator still needs MANAGE_CHANNELS or MANAGE_GUILD.
@@ -153,7 +153,7 @@ func TestInviteDelete(t *testing.T) {
 	if len(evs) != 1 {
 		t.Fatalf("%d INVITE_DELETE events", len(evs))
 	}
-	if !slices.Equal(evs[0].Recipients, []int64{userID(t, owner)}) {
+	if !slices.Equal(evs[0].Recipients, []int64{inviteUserID(t, owner)}) {
 		t.Fatalf("INVITE_DELETE went to %v; only the owner manages #general", evs[0].Recipients)
 	}
 	if string(evs[0].Data) != `{"channel_id":"`+g.general+`","code":"`+code+`","guild_id":"`+g.id+`"}` {
@@ -165,7 +165,7 @@ func TestInviteDelete(t *testing.T) {
 	expect(t, e.do(t, "POST", "/api/v10/invites/"+code, "Bearer "+late.access, nil), 404, 10006)
 
 	// The last use of a limited invite deletes it, with its event.
-	once := e.invite(t, g.general, owner, map[string]any{"max_uses": 1})
+	once := e.newInvite(t, g.general, owner, map[string]any{"max_uses": 1})
 	expect(t, e.do(t, "POST", "/api/v10/invites/"+once, "Bearer "+late.access, nil), 200, -1)
 	if len(events.find("INVITE_DELETE", `"code":"`+once+`"`)) != 1 {
 		t.Fatal("no INVITE_DELETE for a spent invite")
@@ -180,7 +180,7 @@ func TestInviteExpiry(t *testing.T) {
 	e := testEnv(t)
 	owner, joiner := e.register(t), e.register(t)
 	g := e.createGuild(t, owner, "Invite Expiry")
-	code := e.invite(t, g.general, owner, map[string]any{"max_age": 1})
+	code := e.newInvite(t, g.general, owner, map[string]any{"max_age": 1})
 	r := expect(t, e.do(t, "GET", "/api/v10/invites/"+code, "", nil), 200, -1)
 	exp, err := time.Parse(time.RFC3339Nano, r.body["expires_at"].(string))
 	if err != nil || exp.Before(time.Now()) || exp.After(time.Now().Add(2*time.Second)) {
@@ -215,13 +215,13 @@ func TestInviteCodesAreGlobal(t *testing.T) {
 	e := testEnv(t)
 	a, b := e.register(t), e.register(t)
 	ga, gb := e.createGuild(t, a, "Codes A"), e.createGuild(t, b, "Codes B")
-	code := e.invite(t, ga.general, a, map[string]any{"max_uses": 10})
+	code := e.newInvite(t, ga.general, a, map[string]any{"max_uses": 10})
 	expect(t, e.do(t, "POST", "/api/v10/invites/"+code, "Bearer "+b.access, nil), 200, -1)
 
 	gbID, _ := strconv.ParseInt(gb.id, 10, 64)
 	chID, _ := strconv.ParseInt(gb.general, 10, 64)
 	err := e.store.WriteGuild(context.Background(), func(w *persistence.GuildWriter) error {
-		return w.PutInvite(persistence.Invite{Code: code, GuildID: gbID, ChannelID: chID, InviterID: userID(t, b), CreatedAt: time.Now()})
+		return w.PutInvite(persistence.Invite{Code: code, GuildID: gbID, ChannelID: chID, InviterID: inviteUserID(t, b), CreatedAt: time.Now()})
 	})
 	if !errors.Is(err, persistence.ErrInviteCodeTaken) {
 		t.Fatalf("PutInvite over another guild's code: %v", err)
