@@ -39,10 +39,11 @@ func inviteExpired(inv *persistence.Invite, now time.Time) bool {
 	return inv.MaxUses > 0 && inv.Uses >= inv.MaxUses
 }
 
-// liveInvite returns the usable invite named by the code parameter.
+// liveInvite returns the usable invite named by the code parameter: one
+// that has not expired, has uses left and whose channel still exists.
 func (c *gcall) liveInvite() (*persistence.Invite, *discord.Error) {
 	inv := c.st.invites[c.params["code"]]
-	if inv == nil || inviteExpired(inv, c.now) {
+	if inv == nil || inviteExpired(inv, c.now) || c.st.channels[inv.ChannelID] == nil {
 		return nil, discord.ErrUnknownInvite
 	}
 	return inv, nil
@@ -129,7 +130,19 @@ func createInvite(c *gcall) (reply, *discord.Error) {
 			break
 		}
 	}
-	if e := c.write(func(w *persistence.GuildWriter) error { return w.PutInvite(inv) }, func() {
+	// Dead invites go with this write, so they do not pile up.
+	dead := c.st.deadInvites(c.now)
+	if e := c.write(func(w *persistence.GuildWriter) error {
+		for _, old := range dead {
+			if err := w.DeleteInvite(old.Code); err != nil {
+				return err
+			}
+		}
+		return w.PutInvite(inv)
+	}, func() {
+		for _, old := range dead {
+			delete(c.st.invites, old.Code)
+		}
 		c.st.invites[inv.Code] = &inv
 	}); e != nil {
 		return reply{}, e
@@ -189,16 +202,28 @@ func joinInvite(c *gcall) (reply, *discord.Error) {
 	m := persistence.Member{GuildID: c.g.id, User: user, Roles: []int64{}, JoinedAt: c.now}
 	used := *inv
 	used.Uses++
+	// Its last use deletes the invite, as on Discord.
+	spent := used.MaxUses > 0 && used.Uses >= used.MaxUses
+	managers := c.st.channelHolders(c.st.channels[inv.ChannelID], permissions.ManageChannels, c.now)
 	if e := c.write(func(w *persistence.GuildWriter) error {
 		if err := w.PutMember(m); err != nil {
 			return err
+		}
+		if spent {
+			return w.DeleteInvite(used.Code)
 		}
 		return w.PutInvite(used)
 	}, func() {
 		c.st.members[m.User.ID] = &m
 		*inv = used
+		if spent {
+			delete(c.st.invites, used.Code)
+		}
 	}); e != nil {
 		return reply{}, e
+	}
+	if spent {
+		c.emit("INVITE_DELETE", inv.ChannelID, inviteDeleteEvent(c.g.id, inv), managers)
 	}
 	wm := wireMember(&m)
 	gid := snowflake.ID(c.g.id)

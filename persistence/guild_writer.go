@@ -2,6 +2,7 @@ package persistence
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -138,12 +139,21 @@ func (w *GuildWriter) DeleteBan(guildID, userID int64) error {
 	return w.exec(`DELETE FROM guild_bans WHERE guild_id = $1 AND user_id = $2`, guildID, userID)
 }
 
-// PutInvite inserts or rewrites an invite (its use count included).
+// ErrInviteCodeTaken is PutInvite's error for a code that another guild's
+// invite holds (codes are global).
+var ErrInviteCodeTaken = errors.New("persistence: invite code taken by another guild")
+
+// PutInvite inserts or rewrites an invite (its use count included). It never
+// touches another guild's invite: a code taken there is ErrInviteCodeTaken.
 func (w *GuildWriter) PutInvite(i Invite) error {
-	return w.exec(`INSERT INTO invites (code, guild_id, channel_id, inviter_id, max_age, max_uses, uses, temporary, created_at)
+	tag, err := w.tx.Exec(w.ctx, `INSERT INTO invites (code, guild_id, channel_id, inviter_id, max_age, max_uses, uses, temporary, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		ON CONFLICT (code) DO UPDATE SET uses = $7`,
+		ON CONFLICT (code) DO UPDATE SET uses = $7 WHERE invites.guild_id = $2`,
 		i.Code, i.GuildID, i.ChannelID, nullID(i.InviterID), i.MaxAge, i.MaxUses, i.Uses, i.Temporary, i.CreatedAt)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = ErrInviteCodeTaken
+	}
+	return err
 }
 
 // DeleteInvite deletes an invite.

@@ -91,11 +91,30 @@ var guildRoutes = []guildRoute{
 	{"DELETE", "/invites/:code", "invite.delete", byInvite},
 }
 
+// mountGuilds registers the guild routes on g, an authenticated group.
+// GET /invites/{code} is the exception: Discord answers it without a token,
+// so it goes on a group with optional authentication (actor 0 when
+// anonymous).
 func (s *Server) mountGuilds(g *gin.RouterGroup) {
+	open := s.engine.Group(g.BasePath(), s.authenticateOptional)
 	g.GET("/users/@me/guilds", s.myGuilds)
 	for _, r := range guildRoutes {
+		if r.op == "invite.get" {
+			open.Handle(r.method, r.path, s.guildHandler(r))
+			continue
+		}
 		g.Handle(r.method, r.path, s.guildHandler(r))
 	}
+}
+
+// authenticateOptional lets a request without an Authorization header
+// through as anonymous; a presented token must be valid.
+func (s *Server) authenticateOptional(c *gin.Context) {
+	if c.GetHeader("Authorization") == "" {
+		c.Next()
+		return
+	}
+	s.authenticate(c)
 }
 
 // channelGuilds caches channel → guild: a channel never changes guild, and a
