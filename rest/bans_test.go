@@ -15,7 +15,7 @@ func TestBanMember(t *testing.T) {
 	for _, u := range []account{mod, peer, target, bystander} {
 		e.join(t, g, u)
 	}
-	banRole := e.mbRole(t, g, owner, map[string]any{"name": "bans", "permissions": perm(permissions.BanMembers)})
+	banRole := e.mbRole(t, g, owner, map[string]any{"name": "bans", "permissions": mbPerm(permissions.BanMembers)})
 	e.mbGive(t, g, owner, mod.id, banRole["id"].(string))
 	e.mbGive(t, g, owner, peer.id, banRole["id"].(string))
 	bans := "/api/v10/guilds/" + g.id + "/bans"

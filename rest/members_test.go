@@ -74,7 +74,7 @@ func TestMemberNicknames(t *testing.T) {
 	for _, u := range []account{mod, a, b} {
 		e.join(t, g, u)
 	}
-	modRole := e.mbRole(t, g, owner, map[string]any{"name": "mod", "permissions": perm(permissions.ManageNicknames)})
+	modRole := e.mbRole(t, g, owner, map[string]any{"name": "mod", "permissions": mbPerm(permissions.ManageNicknames)})
 	e.mbGive(t, g, owner, mod.id, modRole["id"].(string))
 	base := "/api/v10/guilds/" + g.id + "/members/"
 
@@ -122,7 +122,7 @@ func TestMemberNicknames(t *testing.T) {
 		t.Fatalf("owner @me: %s", r.raw)
 	}
 	expect(t, e.do(t, "PATCH", "/api/v10/guilds/"+g.id+"/roles/"+g.id, "Bearer "+owner.access,
-		map[string]any{"permissions": perm(permissions.DefaultEveryone &^ permissions.ChangeNickname)}), 200, -1)
+		map[string]any{"permissions": mbPerm(permissions.DefaultEveryone &^ permissions.ChangeNickname)}), 200, -1)
 	expect(t, e.do(t, "PATCH", base+"@me", "Bearer "+a.access, map[string]any{"nick": "Again"}), 403, 50013)
 	expect(t, e.do(t, "PATCH", base+"@me", "Bearer "+owner.access, map[string]any{"nick": "Still me"}), 200, -1)
 	expect(t, e.do(t, "PATCH", base+"@me", "Bearer "+mod.access, map[string]any{"nick": "Mod"}), 200, -1) // MANAGE_NICKNAMES
@@ -138,8 +138,8 @@ func TestMemberRolesAndTimeouts(t *testing.T) {
 		e.join(t, g, u)
 	}
 	low := e.mbRole(t, g, owner, map[string]any{"name": "low"})
-	modRole := e.mbRole(t, g, owner, map[string]any{"name": "mod", "permissions": perm(permissions.ManageRoles | permissions.ModerateMembers)})
-	adminRole := e.mbRole(t, g, owner, map[string]any{"name": "admin", "permissions": perm(permissions.Administrator)})
+	modRole := e.mbRole(t, g, owner, map[string]any{"name": "mod", "permissions": mbPerm(permissions.ManageRoles | permissions.ModerateMembers)})
+	adminRole := e.mbRole(t, g, owner, map[string]any{"name": "admin", "permissions": mbPerm(permissions.Administrator)})
 	lowID, modID, adminID := low["id"].(string), modRole["id"].(string), adminRole["id"].(string)
 	// Each entered at 1; order them low < mod < admin.
 	expect(t, e.do(t, "PATCH", "/api/v10/guilds/"+g.id+"/roles", "Bearer "+owner.access, []map[string]any{
@@ -225,7 +225,7 @@ func TestKickAndImmediacy(t *testing.T) {
 	for _, u := range []account{mod, peer, a, b} {
 		e.join(t, g, u)
 	}
-	kicker := e.mbRole(t, g, owner, map[string]any{"name": "kicker", "permissions": perm(permissions.KickMembers)})
+	kicker := e.mbRole(t, g, owner, map[string]any{"name": "kicker", "permissions": mbPerm(permissions.KickMembers)})
 	kickerID := kicker["id"].(string)
 	base := "/api/v10/guilds/" + g.id + "/members/"
 

@@ -73,7 +73,7 @@ func (e *env) mbPositions(t *testing.T, g guild, who account) string {
 	return strings.Join(out, " ")
 }
 
-func perm(p permissions.Permission) string { return p.String() }
+func mbPerm(p permissions.Permission) string { return p.String() }
 
 func TestRolesCreateAndList(t *testing.T) {
 	e := testEnv(t)
@@ -89,7 +89,7 @@ func TestRolesCreateAndList(t *testing.T) {
 
 	// Defaults: "new role" at 1 with @everyone's permissions.
 	a := e.mbRole(t, g, owner, nil)
-	if a["name"] != "new role" || a["position"] != 1.0 || a["permissions"] != perm(permissions.DefaultEveryone) ||
+	if a["name"] != "new role" || a["position"] != 1.0 || a["permissions"] != mbPerm(permissions.DefaultEveryone) ||
 		a["color"] != 0.0 || a["hoist"] != false || a["managed"] != false {
 		t.Fatalf("default role: %v", a)
 	}
@@ -101,9 +101,9 @@ func TestRolesCreateAndList(t *testing.T) {
 
 	// A new role enters at 1 and pushes the others up, in memory and in
 	// the database, with an update event for each one moved.
-	b := e.mbRole(t, g, owner, map[string]any{"name": "Bees", "permissions": perm(permissions.KickMembers), "color": 0xFFAA00,
+	b := e.mbRole(t, g, owner, map[string]any{"name": "Bees", "permissions": mbPerm(permissions.KickMembers), "color": 0xFFAA00,
 		"hoist": true, "mentionable": true, "icon": nil})
-	if b["name"] != "Bees" || b["position"] != 1.0 || b["permissions"] != perm(permissions.KickMembers) ||
+	if b["name"] != "Bees" || b["position"] != 1.0 || b["permissions"] != mbPerm(permissions.KickMembers) ||
 		b["color"] != float64(0xFFAA00) || b["hoist"] != true || b["mentionable"] != true {
 		t.Fatalf("role: %v", b)
 	}
@@ -118,7 +118,7 @@ func TestRolesCreateAndList(t *testing.T) {
 	}
 	// Permissions as a JSON number; undefined bits are dropped.
 	n := e.mbRole(t, g, owner, map[string]any{"name": "Numbers", "permissions": uint64(permissions.ManageChannels) | 1<<47})
-	if n["permissions"] != perm(permissions.ManageChannels) {
+	if n["permissions"] != mbPerm(permissions.ManageChannels) {
 		t.Fatalf("numeric permissions: %v", n)
 	}
 
@@ -162,7 +162,7 @@ func TestRoleUpdateDeleteHierarchy(t *testing.T) {
 	e.join(t, g, mod)
 	e.join(t, g, member)
 	low := e.mbRole(t, g, owner, map[string]any{"name": "low"})
-	modRole := e.mbRole(t, g, owner, map[string]any{"name": "mod", "permissions": perm(permissions.ManageRoles | permissions.KickMembers)})
+	modRole := e.mbRole(t, g, owner, map[string]any{"name": "mod", "permissions": mbPerm(permissions.ManageRoles | permissions.KickMembers)})
 	peer := e.mbRole(t, g, owner, map[string]any{"name": "peer"})
 	top := e.mbRole(t, g, owner, map[string]any{"name": "top"})
 	// Each new role entered at 1; put them in order low < mod < peer < top.
@@ -185,11 +185,11 @@ func TestRoleUpdateDeleteHierarchy(t *testing.T) {
 	expect(t, e.do(t, "PATCH", role(top), "Bearer "+member.access, map[string]any{"name": "boss"}), 403, 50013)
 	expect(t, e.do(t, "PATCH", "/api/v10/guilds/"+g.id+"/roles/123456789", "Bearer "+mod.access, map[string]any{"name": "x"}), 404, 10011)
 	// ...and grants only permissions they hold.
-	expect(t, e.do(t, "PATCH", role(low), "Bearer "+mod.access, map[string]any{"permissions": perm(permissions.BanMembers)}), 403, 50013)
-	expect(t, e.do(t, "PATCH", role(low), "Bearer "+mod.access, map[string]any{"permissions": perm(permissions.Administrator)}), 403, 50013)
-	expect(t, e.do(t, "POST", "/api/v10/guilds/"+g.id+"/roles", "Bearer "+mod.access, map[string]any{"permissions": perm(permissions.Administrator)}), 403, 50013)
-	r = expect(t, e.do(t, "PATCH", role(low), "Bearer "+mod.access, map[string]any{"permissions": perm(permissions.KickMembers)}), 200, -1)
-	if r.body["permissions"] != perm(permissions.KickMembers) {
+	expect(t, e.do(t, "PATCH", role(low), "Bearer "+mod.access, map[string]any{"permissions": mbPerm(permissions.BanMembers)}), 403, 50013)
+	expect(t, e.do(t, "PATCH", role(low), "Bearer "+mod.access, map[string]any{"permissions": mbPerm(permissions.Administrator)}), 403, 50013)
+	expect(t, e.do(t, "POST", "/api/v10/guilds/"+g.id+"/roles", "Bearer "+mod.access, map[string]any{"permissions": mbPerm(permissions.Administrator)}), 403, 50013)
+	r = expect(t, e.do(t, "PATCH", role(low), "Bearer "+mod.access, map[string]any{"permissions": mbPerm(permissions.KickMembers)}), 200, -1)
+	if r.body["permissions"] != mbPerm(permissions.KickMembers) {
 		t.Fatalf("grant: %s", r.raw)
 	}
 	var stored int64
@@ -201,8 +201,8 @@ func TestRoleUpdateDeleteHierarchy(t *testing.T) {
 
 	// @everyone: its permissions change, its name does not.
 	everyone := "/api/v10/guilds/" + g.id + "/roles/" + g.id
-	r = expect(t, e.do(t, "PATCH", everyone, "Bearer "+owner.access, map[string]any{"permissions": perm(permissions.ViewChannel)}), 200, -1)
-	if r.body["permissions"] != perm(permissions.ViewChannel) || r.body["position"] != 0.0 {
+	r = expect(t, e.do(t, "PATCH", everyone, "Bearer "+owner.access, map[string]any{"permissions": mbPerm(permissions.ViewChannel)}), 200, -1)
+	if r.body["permissions"] != mbPerm(permissions.ViewChannel) || r.body["position"] != 0.0 {
 		t.Fatalf("@everyone: %s", r.raw)
 	}
 	expect(t, e.do(t, "PATCH", everyone, "Bearer "+owner.access, map[string]any{"name": "everybody"}), 400, 50035)
