@@ -296,16 +296,20 @@ func updateMember(c *gcall) (reply, *discord.Error) {
 	return c.saveMember(m, next)
 }
 
-// saveMember writes next over m when it differs, emits GUILD_MEMBER_UPDATE,
-// and answers the member.
+// saveMember writes next over m when it differs, emits GUILD_MEMBER_UPDATE
+// (and the channels the member now sees or no longer sees), and answers the
+// member.
 func (c *gcall) saveMember(m *persistence.Member, next persistence.Member) (reply, *discord.Error) {
 	if !memberEqual(m, &next) {
+		// A role change may change which channels the member sees.
+		before := c.st.sight(c.now, m.User.ID)
 		if e := c.write(func(w *persistence.GuildWriter) error { return w.PutMember(next) }, func() {
 			*m = next
 		}); e != nil {
 			return reply{}, e
 		}
 		c.emit("GUILD_MEMBER_UPDATE", 0, c.memberEvent(m), c.st.memberIDs())
+		c.emitSight(before, m.User.ID)
 	}
 	return reply{status: http.StatusOK, body: wireMember(m)}, nil
 }

@@ -3,8 +3,10 @@ package actors
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/accordchat/accord/discord"
 	"github.com/accordchat/accord/permissions"
@@ -347,6 +349,10 @@ func updateRole(c *gcall) (reply, *discord.Error) {
 		return reply{}, discord.ErrMissingPerms
 	}
 	if next != *r {
+		var before sight
+		if next.Permissions != r.Permissions {
+			before = c.st.sight(c.now, 0)
+		}
 		if e := c.write(func(w *persistence.GuildWriter) error { return w.PutRole(next) }, func() {
 			*r = next
 			c.st.rolesChanged()
@@ -354,13 +360,16 @@ func updateRole(c *gcall) (reply, *discord.Error) {
 			return reply{}, e
 		}
 		c.emit("GUILD_ROLE_UPDATE", 0, c.roleEvent(r), c.st.memberIDs())
+		if before != nil {
+			c.emitSight(before, 0)
+		}
 	}
 	return reply{status: http.StatusOK, body: wireRole(r)}, nil
 }
 
 // deleteRole deletes a role, takes it from its members and drops its channel
-// overwrites (GuildWriter.DeleteRole). Channels that lose an overwrite get a
-// CHANNEL_UPDATE, so clients' caches drop it too.
+// overwrites (GuildWriter.DeleteRole). The role's members may see channels
+// differently afterwards: see emitSight.
 func deleteRole(c *gcall) (reply, *discord.Error) {
 	r, e := c.manageableRole()
 	if e != nil {
@@ -370,29 +379,20 @@ func deleteRole(c *gcall) (reply, *discord.Error) {
 		return reply{}, errInvalidRole
 	}
 	id := r.ID
-	var touched []*persistence.Channel
-	for _, ch := range c.st.sortedChannels() {
-		for _, o := range ch.Overwrites {
-			if o.Type == 0 && o.TargetID == id {
-				touched = append(touched, ch)
-				break
-			}
-		}
-	}
+	before := c.st.sight(c.now, 0)
 	if e := c.write(func(w *persistence.GuildWriter) error { return w.DeleteRole(c.g.id, id) }, func() {
 		c.st.removeRole(id)
 	}); e != nil {
 		return reply{}, e
 	}
 	c.emit("GUILD_ROLE_DELETE", 0, map[string]any{"guild_id": snowflake.ID(c.g.id), "role_id": snowflake.ID(id)}, c.st.memberIDs())
-	for _, ch := range touched {
-		c.emit("CHANNEL_UPDATE", ch.ID, wireChannel(ch), c.st.viewers(ch, c.now))
-	}
+	c.emitSight(before, 0)
 	return reply{status: http.StatusNoContent}, nil
 }
 
 // removeRole drops a role from memory, from every member holding it and from
-// every channel's overwrites, mirroring GuildWriter.DeleteRole.
+// every channel's overwrites, mirroring GuildWriter.DeleteRole. Changed
+// members and channels are replaced by copies, never edited in place.
 func (st *guildState) removeRole(id int64) {
 	delete(st.roles, id)
 	for _, m := range st.members {
@@ -400,25 +400,85 @@ func (st *guildState) removeRole(id int64) {
 			m.Roles = withoutRole(m.Roles, id)
 		}
 	}
-	for _, ch := range st.channels {
-		kept := ch.Overwrites[:0]
+	for chID, ch := range st.channels {
+		kept := make([]persistence.Overwrite, 0, len(ch.Overwrites))
 		for _, o := range ch.Overwrites {
 			if !(o.Type == 0 && o.TargetID == id) {
 				kept = append(kept, o)
 			}
 		}
-		ch.Overwrites = kept
+		if len(kept) != len(ch.Overwrites) {
+			next := *ch
+			next.Overwrites = kept
+			st.channels[chID] = &next
+		}
 	}
 	st.rolesChanged()
 }
 
-func hasRole(roles []int64, id int64) bool {
-	for _, r := range roles {
-		if r == id {
-			return true
+// sight is what a change of roles may change about channels: for each
+// channel, the channel object (its old version, after the change) and the
+// members who can view it.
+type sight map[int64]sightEntry
+
+type sightEntry struct {
+	ch      *persistence.Channel
+	viewers []int64 // sorted
+}
+
+// sight records who can view each channel: every member, or only userID
+// when it is not 0.
+func (st *guildState) sight(now time.Time, userID int64) sight {
+	out := make(sight, len(st.channels))
+	for id, ch := range st.channels {
+		e := sightEntry{ch: ch}
+		if userID == 0 {
+			e.viewers = st.viewers(ch, now)
+		} else if st.channelPerms(userID, ch, now).Has(permissions.ViewChannel) {
+			e.viewers = []int64{userID}
+		}
+		out[id] = e
+	}
+	return out
+}
+
+// emitSight tells members about channels whose visibility or overwrites a
+// committed change of roles altered, as the channel operations do for
+// overwrites: CHANNEL_CREATE to members who can now view a channel they could
+// not, CHANNEL_DELETE (with the object they knew) to members who no longer
+// can, CHANNEL_UPDATE to the remaining viewers of a channel whose object
+// changed (a deleted role's overwrite dropped). userID limits it to one
+// member, as before was recorded.
+func (c *gcall) emitSight(before sight, userID int64) {
+	after := c.st.sight(c.now, userID)
+	for _, ch := range c.st.sortedChannels() {
+		old, now := before[ch.ID], after[ch.ID]
+		var kept, gained, lost []int64
+		for _, id := range now.viewers {
+			if _, found := slices.BinarySearch(old.viewers, id); found {
+				kept = append(kept, id)
+			} else {
+				gained = append(gained, id)
+			}
+		}
+		for _, id := range old.viewers {
+			if _, found := slices.BinarySearch(now.viewers, id); !found {
+				lost = append(lost, id)
+			}
+		}
+		cur := wireChannel(ch)
+		if old.ch != nil && old.ch != ch {
+			c.emit("CHANNEL_UPDATE", ch.ID, cur, kept)
+		}
+		c.emit("CHANNEL_CREATE", ch.ID, cur, gained)
+		if old.ch != nil {
+			c.emit("CHANNEL_DELETE", ch.ID, wireChannel(old.ch), lost)
 		}
 	}
-	return false
+}
+
+func hasRole(roles []int64, id int64) bool {
+	return slices.Contains(roles, id)
 }
 
 // withoutRole returns a new slice of roles without id.

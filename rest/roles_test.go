@@ -301,3 +301,93 @@ func TestRolePositionsNormalize(t *testing.T) {
 		t.Fatalf("stored positions %v", stored)
 	}
 }
+
+// TestRoleChangesChannelSight: when a role change decides whether a member
+// sees a channel, the member gets CHANNEL_CREATE or CHANNEL_DELETE for it,
+// and the next request sees the change.
+func TestRoleChangesChannelSight(t *testing.T) {
+	e := testEnv(t)
+	owner, a, b := e.register(t), e.register(t), e.register(t)
+	g := e.createGuild(t, owner, "Sight Lines")
+	e.join(t, g, a)
+	e.join(t, g, b)
+	channel := "/api/v10/channels/" + g.general
+
+	// @everyone loses VIEW_CHANNEL: the members lose every channel.
+	expect(t, e.do(t, "PATCH", "/api/v10/guilds/"+g.id+"/roles/"+g.id, "Bearer "+owner.access,
+		map[string]any{"permissions": mbPerm(permissions.DefaultEveryone &^ permissions.ViewChannel)}), 200, -1)
+	mbRecipients(t, mbOne(t, "CHANNEL_DELETE", `"id":"`+g.general+`"`), a, b)
+	if n := len(events.find("CHANNEL_DELETE", `"guild_id":"`+g.id+`"`)); n != 4 {
+		t.Fatalf("%d CHANNEL_DELETE events, want one per channel", n)
+	}
+	expect(t, e.do(t, "GET", channel, "Bearer "+a.access, nil), 403, 50001)
+
+	// A role with VIEW_CHANNEL gives them back to its member only.
+	viewer := e.mbRole(t, g, owner, map[string]any{"name": "viewer", "permissions": mbPerm(permissions.ViewChannel)})["id"].(string)
+	e.mbGive(t, g, owner, a.id, viewer)
+	mbRecipients(t, mbOne(t, "CHANNEL_CREATE", `"id":"`+g.general+`"`), a)
+	expect(t, e.do(t, "GET", channel, "Bearer "+a.access, nil), 200, -1)
+	expect(t, e.do(t, "GET", channel, "Bearer "+b.access, nil), 403, 50001)
+	if got := e.list(t, "GET", "/api/v10/guilds/"+g.id+"/channels", a, 200); len(got) != 4 {
+		t.Fatalf("channels after the grant: %v", got)
+	}
+
+	// Revoking the role takes them away again.
+	expect(t, e.do(t, "DELETE", "/api/v10/guilds/"+g.id+"/members/"+a.id+"/roles/"+viewer, "Bearer "+owner.access, nil), 204, -1)
+	evs := events.find("CHANNEL_DELETE", `"id":"`+g.general+`"`)
+	if len(evs) != 2 {
+		t.Fatalf("%d CHANNEL_DELETE for #general", len(evs))
+	}
+	mbRecipients(t, evs[1], a)
+	expect(t, e.do(t, "GET", channel, "Bearer "+a.access, nil), 403, 50001)
+
+	// So does deleting the role, and changing its permissions.
+	e.mbGive(t, g, owner, b.id, viewer)
+	expect(t, e.do(t, "GET", channel, "Bearer "+b.access, nil), 200, -1)
+	expect(t, e.do(t, "PATCH", "/api/v10/guilds/"+g.id+"/roles/"+viewer, "Bearer "+owner.access, map[string]any{"permissions": "0"}), 200, -1)
+	expect(t, e.do(t, "GET", channel, "Bearer "+b.access, nil), 403, 50001)
+	expect(t, e.do(t, "PATCH", "/api/v10/guilds/"+g.id+"/roles/"+viewer, "Bearer "+owner.access, map[string]any{"permissions": mbPerm(permissions.ViewChannel)}), 200, -1)
+	expect(t, e.do(t, "GET", channel, "Bearer "+b.access, nil), 200, -1)
+	expect(t, e.do(t, "DELETE", "/api/v10/guilds/"+g.id+"/roles/"+viewer, "Bearer "+owner.access, nil), 204, -1)
+	expect(t, e.do(t, "GET", channel, "Bearer "+b.access, nil), 403, 50001)
+	evs = events.find("CHANNEL_DELETE", `"id":"`+g.general+`"`)
+	if len(evs) != 4 {
+		t.Fatalf("%d CHANNEL_DELETE for #general, want 4", len(evs))
+	}
+	mbRecipients(t, evs[3], b)
+}
+
+// TestRoleDeleteDropsOverwrites: a deleted role's overwrites go with it, in
+// memory as in the database, and the channel's viewers get the channel
+// without them. It needs overwrite.put, served by the channel operations.
+func TestRoleDeleteDropsOverwrites(t *testing.T) {
+	e := testEnv(t)
+	owner, a := e.register(t), e.register(t)
+	g := e.createGuild(t, owner, "Overwritten")
+	e.join(t, g, a)
+	role := e.mbRole(t, g, owner, map[string]any{"name": "muted"})["id"].(string)
+	e.mbGive(t, g, owner, a.id, role)
+	r := e.do(t, "PUT", "/api/v10/channels/"+g.general+"/permissions/"+role, "Bearer "+owner.access,
+		map[string]any{"type": 0, "allow": "0", "deny": mbPerm(permissions.ViewChannel)})
+	if r.status == 404 && r.body["code"] == 0.0 {
+		t.Skip("overwrite.put is not served in this build")
+	}
+	expect(t, r, 204, -1)
+	expect(t, e.do(t, "GET", "/api/v10/channels/"+g.general, "Bearer "+a.access, nil), 403, 50001)
+
+	expect(t, e.do(t, "DELETE", "/api/v10/guilds/"+g.id+"/roles/"+role, "Bearer "+owner.access, nil), 204, -1)
+	ch := expect(t, e.do(t, "GET", "/api/v10/channels/"+g.general, "Bearer "+a.access, nil), 200, -1)
+	if strings.Contains(ch.raw, role) {
+		t.Fatalf("deleted role's overwrite still on the channel: %s", ch.raw)
+	}
+	if n := e.mbCount(t, `SELECT count(*) FROM channel_overwrites WHERE target_id = $1`, role); n != 0 {
+		t.Fatalf("%d overwrites of the deleted role stored", n)
+	}
+	mbRecipients(t, mbOne(t, "CHANNEL_CREATE", `"id":"`+g.general+`"`), a)
+	updates := events.find("CHANNEL_UPDATE", `"id":"`+g.general+`"`)
+	last := updates[len(updates)-1]
+	if strings.Contains(string(last.Data), role) {
+		t.Fatalf("CHANNEL_UPDATE still carries the overwrite: %s", last.Data)
+	}
+	mbRecipients(t, last, owner)
+}
