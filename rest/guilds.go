@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 
@@ -132,6 +133,14 @@ func (s *Server) guildHandler(r guildRoute) gin.HandlerFunc {
 			if _, path := req.Params[k]; !path && len(v) > 0 {
 				req.Params[k] = v[0]
 			}
+		}
+		// Discord takes an action's reason (a ban's, here) from this header,
+		// URL-encoded.
+		if h := c.GetHeader("X-Audit-Log-Reason"); h != "" {
+			if v, err := url.PathUnescape(h); err == nil {
+				h = v
+			}
+			req.Params["audit_log_reason"] = h
 		}
 		if r.op == "member.update" && c.Param("user_id") == "@me" {
 			req.Op = "member.update_me"
