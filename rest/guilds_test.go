@@ -17,12 +17,12 @@ func (e *env) createGuild(t *testing.T, owner account, name string) guild {
 	g := guild{id: r.body["id"].(string), owner: owner}
 	chans := e.list(t, "GET", "/api/v10/guilds/"+g.id+"/channels", owner, 200)
 	for _, ch := range chans {
-		switch {
-		case ch["name"] == "general":
+		switch ch["name"] {
+		case "general":
 			g.general = ch["id"].(string)
-		case ch["name"] == "Text Channels":
+		case "Text Channels":
 			g.textCategory = ch["id"].(string)
-		case ch["name"] == "General":
+		case "General":
 			g.voice = ch["id"].(string)
 		}
 	}
