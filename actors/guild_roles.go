@@ -151,12 +151,7 @@ func createRole(c *gcall) (reply, *discord.Error) {
 	}
 	sort.Slice(shifted, func(i, j int) bool { return shifted[i].ID < shifted[j].ID })
 	if e := c.write(func(w *persistence.GuildWriter) error {
-		for _, s := range shifted {
-			if err := w.PutRole(s); err != nil {
-				return err
-			}
-		}
-		return w.PutRole(r)
+		return w.PutRoles(append(shifted, r))
 	}, func() {
 		for _, s := range shifted {
 			*c.st.roles[s.ID] = s
@@ -287,12 +282,7 @@ func reorderRoles(c *gcall) (reply, *discord.Error) {
 	}
 	if len(changed) > 0 {
 		if e := c.write(func(w *persistence.GuildWriter) error {
-			for _, r := range changed {
-				if err := w.PutRole(r); err != nil {
-					return err
-				}
-			}
-			return nil
+			return w.PutRoles(changed)
 		}, func() {
 			for _, r := range changed {
 				*c.st.roles[r.ID] = r

@@ -56,12 +56,25 @@ func (w *GuildWriter) DeleteGuild(id int64) error {
 	return w.exec(`DELETE FROM guilds WHERE id = $1`, id)
 }
 
+const putRoleSQL = `INSERT INTO roles (id, guild_id, name, color, hoist, position, permissions, mentionable)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+	ON CONFLICT (id) DO UPDATE SET name = $3, color = $4, hoist = $5, position = $6, permissions = $7, mentionable = $8`
+
 // PutRole inserts or rewrites a role.
 func (w *GuildWriter) PutRole(r Role) error {
-	return w.exec(`INSERT INTO roles (id, guild_id, name, color, hoist, position, permissions, mentionable)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (id) DO UPDATE SET name = $3, color = $4, hoist = $5, position = $6, permissions = $7, mentionable = $8`,
-		r.ID, r.GuildID, r.Name, r.Color, r.Hoist, r.Position, int64(r.Permissions), r.Mentionable)
+	return w.exec(putRoleSQL, r.ID, r.GuildID, r.Name, r.Color, r.Hoist, r.Position, int64(r.Permissions), r.Mentionable)
+}
+
+// PutRoles writes several roles in one round trip (a reorder or a shift).
+func (w *GuildWriter) PutRoles(roles []Role) error {
+	if len(roles) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	for _, r := range roles {
+		b.Queue(putRoleSQL, r.ID, r.GuildID, r.Name, r.Color, r.Hoist, r.Position, int64(r.Permissions), r.Mentionable)
+	}
+	return w.tx.SendBatch(w.ctx, b).Close()
 }
 
 // DeleteRole deletes a role, takes it from every member and drops its

@@ -391,3 +391,19 @@ func TestRoleDeleteDropsOverwrites(t *testing.T) {
 	}
 	mbRecipients(t, last, owner)
 }
+
+// TestRoleLimit fills a guild to Discord's 250 roles (@everyone included)
+// through the API; the next create is refused with 30005 and writes nothing.
+func TestRoleLimit(t *testing.T) {
+	e := testEnv(t)
+	owner := e.register(t)
+	g := e.createGuild(t, owner, "Many Hats")
+	for i := 1; i < 250; i++ {
+		expect(t, e.do(t, "POST", "/api/v10/guilds/"+g.id+"/roles", "Bearer "+owner.access, map[string]any{"name": "r"}), 200, -1)
+	}
+	expect(t, e.do(t, "POST", "/api/v10/guilds/"+g.id+"/roles", "Bearer "+owner.access, map[string]any{"name": "one too many"}), 400, 30005)
+	var n int
+	if err := e.store.Pool().QueryRow(t.Context(), `SELECT count(*) FROM roles WHERE guild_id = $1`, g.id).Scan(&n); err != nil || n != 250 {
+		t.Fatalf("%d roles stored (%v), want 250", n, err)
+	}
+}
