@@ -1,6 +1,7 @@
 package rest_test
 
 import (
+	"strconv"
 	"testing"
 )
 
@@ -167,4 +168,21 @@ func TestJoinViaInvite(t *testing.T) {
 	expect(t, e.do(t, "POST", "/api/v10/invites/"+code, "Bearer "+late.access, nil), 404, 10006)
 	expect(t, e.do(t, "POST", "/api/v10/invites/nope1234", "Bearer "+late.access, nil), 404, 10006)
 	expect(t, e.do(t, "POST", "/api/v10/channels/"+g.general+"/invites", "Bearer "+late.access, nil), 403, 50001)
+}
+
+// TestGuildLimitPerUser: a user may be in at most 100 guilds, by creating
+// or by joining.
+func TestGuildLimitPerUser(t *testing.T) {
+	e := testEnv(t)
+	busy, other := e.register(t), e.register(t)
+	for i := range 100 {
+		expect(t, e.do(t, "POST", "/api/v10/guilds", "Bearer "+busy.access, map[string]any{"name": "guild " + strconv.Itoa(i)}), 201, -1)
+	}
+	expect(t, e.do(t, "POST", "/api/v10/guilds", "Bearer "+busy.access, map[string]any{"name": "one too many"}), 400, 30001)
+	g := e.createGuild(t, other, "Elsewhere")
+	inv := expect(t, e.do(t, "POST", "/api/v10/channels/"+g.general+"/invites", "Bearer "+other.access, map[string]any{}), 200, -1)
+	expect(t, e.do(t, "POST", "/api/v10/invites/"+inv.body["code"].(string), "Bearer "+busy.access, nil), 400, 30001)
+	if got := e.list(t, "GET", "/api/v10/users/@me/guilds", busy, 200); len(got) != 100 {
+		t.Fatalf("%d guilds listed, want 100", len(got))
+	}
 }
