@@ -32,10 +32,13 @@ deps-proto:
 		(apt-get update -qq && apt-get install -y -qq protobuf-compiler) >/dev/null; }
 
 PROTOS := $(shell find proto -name '*.proto')
+# The grain plugin's options.proto (reenterable methods) lives in the
+# protoactor-go module.
+PROTOACTOR_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/asynkron/protoactor-go)
 
 generate: deps-proto
 	@for f in $(PROTOS); do \
-		protoc -I proto \
+		protoc -I proto -I $(PROTOACTOR_DIR) \
 			--plugin=protoc-gen-go=$$($(GO) tool -n protoc-gen-go) \
 			--plugin=protoc-gen-go-grain=$$($(GO) tool -n protoc-gen-go-grain) \
 			--go_out=proto --go_opt=paths=source_relative \

@@ -24,6 +24,7 @@ import (
 	sockaddr "github.com/hashicorp/go-sockaddr"
 
 	"github.com/accordchat/accord/persistence"
+	"github.com/accordchat/accord/proto/channelpb"
 	"github.com/accordchat/accord/proto/guildpb"
 	"github.com/accordchat/accord/proto/userpb"
 )
@@ -63,6 +64,10 @@ type Config struct {
 	Passwords PasswordHasher
 	// Guilds is the guild grain's store. Required.
 	Guilds GuildStore
+	// Channels is the channel grain's store. Required.
+	Channels ChannelStore
+	// Writer commits message rows in groups. Required.
+	Writer MessageWriter
 	// IDs issues the snowflakes of created guilds, channels and roles.
 	// Required.
 	IDs IDSource
@@ -115,12 +120,15 @@ var running atomic.Bool
 
 // System is this node's actor system, remoting and cluster membership.
 type System struct {
-	cfg     Config
-	log     *slog.Logger
-	actors  *actor.ActorSystem
-	cluster *pcluster.Cluster
-	users   *Users
-	guilds  *Guilds
+	cfg      Config
+	log      *slog.Logger
+	actors   *actor.ActorSystem
+	cluster  *pcluster.Cluster
+	users    *Users
+	guilds   *Guilds
+	channels *Channels
+	// fencings counts channel activations that found themselves fenced out.
+	fencings atomic.Int64
 
 	stopped  atomic.Bool // set first thing in Stop; clients refuse new calls
 	stopOnce sync.Once
@@ -142,6 +150,8 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		return nil, errors.New("actors: Config.Guilds is required")
 	case cfg.IDs == nil:
 		return nil, errors.New("actors: Config.IDs is required")
+	case cfg.Channels == nil || cfg.Writer == nil:
+		return nil, errors.New("actors: Config.Channels and Config.Writer are required")
 	}
 	bindHost, bindPort, advertise, err := remoteAddresses(cfg.RemoteAddr, cfg.AdvertiseAddr)
 	if err != nil {
@@ -154,6 +164,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	s := &System{cfg: cfg, log: cfg.Logger.With(slog.String("component", "actors"))}
 	s.users = &Users{s: s}
 	s.guilds = &Guilds{s: s}
+	s.channels = &Channels{s: s}
 	actorLog := slog.New(minLevelHandler{Handler: cfg.Logger.Handler(), min: cfg.ActorLogLevel})
 	s.actors = actor.NewActorSystem(actor.WithLoggerFactory(func(sys *actor.ActorSystem) *slog.Logger {
 		return actorLog.With(slog.String("lib", "protoactor"), slog.String("system", sys.ID))
@@ -163,9 +174,10 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	// only this System's grains are produced.
 	userKind := userpb.NewUserKind(func() userpb.User { return &userGrain{sys: s} }, cfg.UserIdleTimeout)
 	guildKind := guildpb.NewGuildKind(func() guildpb.Guild { return &guildGrain{sys: s} }, cfg.GuildIdleTimeout)
+	channelKind := channelpb.NewChannelKind(func() channelpb.Channel { return &channelGrain{sys: s} }, cfg.GuildIdleTimeout)
 	remoteCfg := remote.Configure(bindHost, bindPort, remote.WithAdvertisedHost(advertise))
 	clusterCfg := pcluster.Configure(cfg.Name, cfg.Provider, disthash.New(), remoteCfg,
-		pcluster.WithKinds(userKind, guildKind),
+		pcluster.WithKinds(userKind, guildKind, channelKind),
 		pcluster.WithRequestTimeout(cfg.RequestTimeout))
 	s.cluster = pcluster.New(s.actors, clusterCfg)
 

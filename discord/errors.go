@@ -95,3 +95,15 @@ var (
 	ErrMaxChannels      = &Error{Status: http.StatusBadRequest, Code: 30013, Message: "Maximum number of guild channels reached (500)"}
 	ErrOwnerCannotLeave = &Error{Status: http.StatusBadRequest, Code: 50055, Message: "Invalid Guild"}
 )
+
+// Errors of the message API.
+var (
+	ErrUnknownMessage     = &Error{Status: http.StatusNotFound, Code: 10008, Message: "Unknown Message"}
+	ErrEmptyMessage       = &Error{Status: http.StatusBadRequest, Code: 50006, Message: "Cannot send an empty message"}
+	ErrNotAuthor          = &Error{Status: http.StatusForbidden, Code: 50005, Message: "Cannot edit a message authored by another user"}
+	ErrCannotDM           = &Error{Status: http.StatusForbidden, Code: 50007, Message: "Cannot send messages to this user"}
+	ErrTooOldToBulkDelete = &Error{Status: http.StatusBadRequest, Code: 50034, Message: "You can only bulk delete messages that are under 14 days old."}
+	ErrMaxPins            = &Error{Status: http.StatusBadRequest, Code: 30003, Message: "Maximum number of pins reached (50)"}
+	ErrUnknownEmoji       = &Error{Status: http.StatusBadRequest, Code: 10014, Message: "Unknown Emoji"}
+	ErrMaxReactions       = &Error{Status: http.StatusBadRequest, Code: 30010, Message: "Maximum number of reactions reached (20)"}
+)

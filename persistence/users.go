@@ -183,3 +183,23 @@ func (s *Store) SetPasswordHash(ctx context.Context, id int64, oldHash, newHash 
 	}
 	return nil
 }
+
+// UsersByIDs returns the users among ids that exist, by id.
+func (s *Store) UsersByIDs(ctx context.Context, ids []int64) (map[int64]User, error) {
+	out := make(map[int64]User, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM users WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("persistence: users by ids: %w", err)
+	}
+	users, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (User, error) { return scanUser(r) })
+	if err != nil {
+		return nil, fmt.Errorf("persistence: users by ids: %w", err)
+	}
+	for _, u := range users {
+		out[u.ID] = u
+	}
+	return out, nil
+}

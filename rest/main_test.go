@@ -53,6 +53,13 @@ func (l *eventLog) Publish(ev actors.Event) {
 	l.all = append(l.all, ev)
 }
 
+// snapshot copies every event so far.
+func (l *eventLog) snapshot() []actors.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]actors.Event(nil), l.all...)
+}
+
 // find returns the events of type typ whose data contains substr.
 func (l *eventLog) find(typ, substr string) []actors.Event {
 	l.mu.Lock()
@@ -105,10 +112,15 @@ func testEnv(t *testing.T) *env {
 		ids := snowflake.NewGenerator(nil)
 		ids.SetLease(1, time.Now().Add(24*time.Hour))
 		hasher := password.NewHasher(password.DefaultParams, 2)
+		if envErr = store.PrepareMessages(ctx); envErr != nil {
+			return
+		}
+		writer := persistence.NewMessageWriter(store, persistence.WriterConfig{Logger: logger})
+		go writer.Run(context.Background())
 		provider := cluster.New(cluster.Config{GossipAddr: freeAddr(), Logger: logger})
 		system, err := actors.Start(ctx, actors.Config{
 			RemoteAddr: freeAddr(), Provider: provider, Users: store, Passwords: hasher, Logger: logger,
-			Guilds: store, IDs: ids, Fanout: events,
+			Guilds: store, Channels: store, Writer: writer, IDs: ids, Fanout: events,
 		})
 		if err != nil {
 			envErr = err
@@ -117,6 +129,7 @@ func testEnv(t *testing.T) *env {
 		api := rest.New(rest.Config{
 			Accounts: store, Users: system.Users(), Tokens: token.NewIssuer(token.Config{Keys: keys}),
 			Passwords: hasher, IDs: ids, Logger: logger, Guilds: system.Guilds(), Lookup: store,
+			Channels: system.Channels(), Messages: store,
 			Ready: func(ctx context.Context) error { return store.Ping(ctx) },
 		})
 		srv := httptest.NewServer(api.Handler())

@@ -60,6 +60,10 @@ type Config struct {
 	Guilds GuildDirectory
 	// Lookup routes channel and invite ids to their guilds.
 	Lookup GuildLookup
+	// Channels runs message operations in channel grains.
+	Channels ChannelDirectory
+	// Messages reads history for authorized callers.
+	Messages MessageStore
 	// Ready reports whether the node can serve (database up, cluster
 	// joined); /readyz answers 503 with its error otherwise.
 	Ready func(ctx context.Context) error
@@ -123,18 +127,20 @@ func (s *Server) routes() {
 
 	native := e.Group("/api")
 	s.mountAuth(native.Group("/auth"))
-	for _, g := range []*gin.RouterGroup{native, e.Group("/api/v9"), e.Group("/api/v10")} {
-		s.mountAPI(g)
+	s.mountAPI(native, true)
+	for _, g := range []*gin.RouterGroup{e.Group("/api/v9"), e.Group("/api/v10")} {
+		s.mountAPI(g, false)
 	}
 }
 
 // mountAPI registers the handlers shared by the three mounts.
-func (s *Server) mountAPI(g *gin.RouterGroup) {
+func (s *Server) mountAPI(g *gin.RouterGroup, native bool) {
 	authed := g.Group("", s.authenticate)
 	authed.GET("/users/@me", s.getMe)
 	authed.PATCH("/users/@me", s.patchMe)
 	authed.GET("/users/:user_id", s.getUser)
 	s.mountGuilds(authed)
+	s.mountMessages(authed, native)
 }
 
 func (s *Server) mountAuth(g *gin.RouterGroup) {

@@ -36,6 +36,9 @@ type Config struct {
 	GossipKey []byte
 	// ShutdownTimeout bounds a graceful shutdown.
 	ShutdownTimeout time.Duration
+	// MessageRetention drops monthly message partitions entirely older
+	// than this; 0 keeps messages forever.
+	MessageRetention time.Duration
 }
 
 func envOr(key, def string) string {
@@ -58,7 +61,13 @@ func bindConfig(fs *flag.FlagSet, cfg *Config) (finish func() error) {
 	seeds := fs.String("seeds", envOr("ACCORD_SEEDS", ""), "comma-separated gossip addresses to join (ACCORD_SEEDS)")
 	key := fs.String("gossip-key", envOr("ACCORD_GOSSIP_KEY", ""), "base64 gossip encryption key of 16, 24 or 32 bytes (ACCORD_GOSSIP_KEY)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 25*time.Second, "bound on a graceful shutdown")
+	retention := fs.String("message-retention", envOr("ACCORD_MESSAGE_RETENTION", "0"), "drop messages older than this, by whole months, e.g. 8760h; 0 keeps them (ACCORD_MESSAGE_RETENTION)")
 	return func() error {
+		d, err := time.ParseDuration(*retention)
+		if err != nil || d < 0 {
+			return fmt.Errorf("--message-retention must be a duration like 8760h, not %q", *retention)
+		}
+		cfg.MessageRetention = d
 		for _, s := range strings.Split(*seeds, ",") {
 			if s = strings.TrimSpace(s); s != "" {
 				cfg.Seeds = append(cfg.Seeds, s)

@@ -109,10 +109,22 @@ func serve(ctx context.Context, args []string) error {
 	}
 	bg.Go(func() { lease.Run(bgCtx) })
 
+	if err := store.PrepareMessages(ctx); err != nil {
+		return err
+	}
+	partitions := &persistence.PartitionKeeper{Store: store, Retention: cfg.MessageRetention, Logger: logger}
+	bg.Go(func() { partitions.Run(bgCtx) })
+
 	passwords := password.NewHasher(password.DefaultParams, 0)
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	events := newEventCounter(registry)
+	writer := persistence.NewMessageWriter(store, persistence.WriterConfig{Logger: logger, Metrics: registry})
+	// The writer outlives the actor system: grains' last sends complete.
+	writerCtx, stopWriter := context.WithCancel(context.Background())
+	writerDone := make(chan struct{})
+	go func() { defer close(writerDone); writer.Run(writerCtx) }()
+	defer func() { stopWriter(); <-writerDone }()
 	provider := cluster.New(cluster.Config{
 		GossipAddr:    cfg.GossipAddr,
 		AdvertiseAddr: cfg.AdvertiseAddr,
@@ -127,6 +139,8 @@ func serve(ctx context.Context, args []string) error {
 		Users:         store,
 		Passwords:     passwords,
 		Guilds:        store,
+		Channels:      store,
+		Writer:        writer,
 		IDs:           ids,
 		Fanout:        events,
 		Logger:        logger,
@@ -141,6 +155,8 @@ func serve(ctx context.Context, args []string) error {
 		Users:     system.Users(),
 		Guilds:    system.Guilds(),
 		Lookup:    store,
+		Channels:  system.Channels(),
+		Messages:  store,
 		Tokens:    token.NewIssuer(token.Config{Keys: keys}),
 		Passwords: passwords,
 		IDs:       ids,

@@ -1,0 +1,148 @@
+package actors
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/accordchat/accord/discord"
+	"github.com/accordchat/accord/permissions"
+	"github.com/accordchat/accord/persistence"
+	"github.com/accordchat/accord/snowflake"
+)
+
+// ChannelAuthz is the guild grain's answer about one member in one channel:
+// everything a channel grain or a history read needs to decide and to
+// render, computed by the one permission function over the guild's current
+// state. It travels as JSON.
+type ChannelAuthz struct {
+	GuildID          snowflake.ID           `json:"guild_id"`
+	ChannelID        snowflake.ID           `json:"channel_id"`
+	ChannelType      int                    `json:"channel_type"`
+	RateLimitPerUser int                    `json:"rate_limit_per_user"`
+	Permissions      permissions.Permission `json:"permissions"`
+	// Author is the actor as a user; Member is the actor's member object
+	// (without user), as MESSAGE_CREATE carries it.
+	Author discord.User    `json:"author"`
+	Member *discord.Member `json:"member,omitempty"`
+	// Viewers are the members who can view the channel: the recipients of
+	// its events.
+	Viewers []int64 `json:"viewers"`
+	// The mentions the body's content makes, after permissions and
+	// allowed_mentions.
+	Mentions        []discord.User `json:"mentions"`
+	MentionRoles    []snowflake.ID `json:"mention_roles"`
+	MentionEveryone bool           `json:"mention_everyone"`
+	// AllowRepliedUser says whether a reply may mention the replied-to author.
+	AllowRepliedUser bool `json:"allow_replied_user"`
+}
+
+func init() {
+	registerGuildOps(map[string]guildOp{
+		// Internal: asked by the message path, not a REST route.
+		"channel.authorize": {run: authorizeChannel},
+	})
+}
+
+// authorizeBody is the part of a message body that mentions need.
+type authorizeBody struct {
+	Content         *string                  `json:"content"`
+	AllowedMentions *discord.AllowedMentions `json:"allowed_mentions"`
+}
+
+func authorizeChannel(c *gcall) (reply, *discord.Error) {
+	m := c.st.members[c.actor]
+	if m == nil {
+		return reply{}, discord.ErrMissingAccess
+	}
+	id, _ := c.id("channel_id")
+	ch, e := c.st.viewChannel(c.actor, id, c.now)
+	if e != nil {
+		return reply{}, e
+	}
+	var body authorizeBody
+	if e := c.decode(&body); e != nil {
+		return reply{}, e
+	}
+	perms := c.st.channelPerms(c.actor, ch, c.now)
+	wm := wireMember(m)
+	wm.User = nil
+	a := ChannelAuthz{
+		GuildID: snowflake.ID(c.g.id), ChannelID: snowflake.ID(ch.ID), ChannelType: ch.Type,
+		RateLimitPerUser: ch.RateLimitPerUser, Permissions: perms,
+		Author: wireMemberUser(m.User), Member: &wm, Viewers: c.st.viewers(ch, c.now),
+		Mentions: []discord.User{}, MentionRoles: []snowflake.ID{},
+	}
+	if body.Content != nil {
+		c.st.resolveMentions(&a, *body.Content, body.AllowedMentions)
+	} else {
+		a.AllowRepliedUser = body.AllowedMentions == nil || body.AllowedMentions.RepliedUser
+	}
+	return reply{status: http.StatusOK, body: a}, nil
+}
+
+var (
+	userMention = regexp.MustCompile(`<@!?([0-9]{1,20})>`)
+	roleMention = regexp.MustCompile(`<@&([0-9]{1,20})>`)
+)
+
+// resolveMentions fills a's mentions from content as Discord does: users
+// who are members, roles that are mentionable (or any role for a member with
+// MENTION_EVERYONE), @everyone/@here only with MENTION_EVERYONE, each kind
+// only as allowed_mentions permits.
+func (st *guildState) resolveMentions(a *ChannelAuthz, content string, allowed *discord.AllowedMentions) {
+	parse := map[string]bool{"users": true, "roles": true, "everyone": true}
+	users, roles := map[int64]bool{}, map[int64]bool{}
+	a.AllowRepliedUser = true
+	if allowed != nil {
+		parse = map[string]bool{}
+		for _, p := range allowed.Parse {
+			parse[p] = true
+		}
+		for _, u := range allowed.Users {
+			users[int64(u)] = true
+		}
+		for _, r := range allowed.Roles {
+			roles[int64(r)] = true
+		}
+		a.AllowRepliedUser = allowed.RepliedUser
+	}
+	canEveryone := a.Permissions.Has(permissions.MentionEveryone)
+	seen := map[int64]bool{}
+	for _, match := range userMention.FindAllStringSubmatch(content, -1) {
+		id, err := snowflake.Parse(match[1])
+		uid := int64(id)
+		if err != nil || seen[uid] || !(parse["users"] || users[uid]) {
+			continue
+		}
+		if m := st.members[uid]; m != nil {
+			seen[uid] = true
+			a.Mentions = append(a.Mentions, wireMemberUser(m.User))
+		}
+	}
+	seenRole := map[int64]bool{}
+	for _, match := range roleMention.FindAllStringSubmatch(content, -1) {
+		id, err := snowflake.Parse(match[1])
+		rid := int64(id)
+		r := st.roles[rid]
+		if err != nil || r == nil || rid == st.guild.ID || seenRole[rid] || !(parse["roles"] || roles[rid]) {
+			continue
+		}
+		if r.Mentionable || canEveryone {
+			seenRole[rid] = true
+			a.MentionRoles = append(a.MentionRoles, snowflake.ID(rid))
+		}
+	}
+	if parse["everyone"] && canEveryone && (strings.Contains(content, "@everyone") || strings.Contains(content, "@here")) {
+		a.MentionEveryone = true
+	}
+}
+
+// memberUser returns the member view of a member of the guild.
+func (st *guildState) memberUser(id int64) (persistence.MemberUser, bool) {
+	m := st.members[id]
+	if m == nil {
+		return persistence.MemberUser{}, false
+	}
+	return m.User, true
+}

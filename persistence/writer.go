@@ -1,0 +1,463 @@
+package persistence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Errors of the message writer.
+var (
+	// ErrOverloaded is Submit's answer when the writer's queue is full: the
+	// row was not accepted. Callers answer 503 with Retry-After.
+	ErrOverloaded = errors.New("persistence: message writer overloaded")
+	// ErrWriterStopped is the outcome of a row that was queued when the
+	// writer stopped, and Submit's answer afterwards: the row was not written.
+	ErrWriterStopped = errors.New("persistence: message writer stopped; message not written")
+	// ErrOutcomeUnknown is the outcome of a row whose batch lost its
+	// connection while committing when the writer could not find out, within
+	// a few seconds, whether the commit happened. The row may or may not be
+	// stored.
+	ErrOutcomeUnknown = errors.New("persistence: message commit outcome unknown")
+)
+
+// WriterConfig configures a MessageWriter. Zero fields take the defaults.
+type WriterConfig struct {
+	// MaxBatch is the most rows one transaction writes; default 512.
+	MaxBatch int
+	// MaxDelay is how long a batch may wait to fill, counted from the
+	// submission of its first row; default 2ms, negative for no wait. Rows
+	// that queued while the previous batch committed do not wait again.
+	MaxDelay time.Duration
+	// QueueSize is how many submitted rows may wait; beyond it Submit fails
+	// with ErrOverloaded. Default 16384.
+	QueueSize int
+	// Logger receives batch failures; nil means slog.Default().
+	Logger *slog.Logger
+	// Metrics, when set, gets the writer's metrics: batch sizes, commit
+	// latency, rows by outcome, queue depth.
+	Metrics prometheus.Registerer
+}
+
+const (
+	// writerCommitTimeout bounds one batch's transaction. The batch then
+	// fails (definitely: its COMMIT was never sent) and the writer goes on.
+	writerCommitTimeout = 10 * time.Second
+	// writerResolveTimeout bounds the search for the outcome of a batch whose
+	// connection failed during COMMIT.
+	writerResolveTimeout = 5 * time.Second
+)
+
+// emptyIDs stands in for nil id lists, which would be written as NULL.
+// Never modified.
+var emptyIDs = []int64{}
+
+// MessageWriter is a node's group-commit writer of new messages. Channel
+// grains Submit rows; the writer commits them in batches, one transaction per
+// batch, fenced by each channel's owner epoch, and reports every row's outcome
+// once, in submission order for each channel. One batch is in flight at a
+// time, so a channel's rows also become visible in id order.
+type MessageWriter struct {
+	store *Store
+	cfg   WriterConfig
+	log   *slog.Logger
+	queue chan pendingRow
+	m     *writerMetrics // nil without cfg.Metrics
+
+	// mu guards stopped. Submit holds it shared while it queues a row, so
+	// once stop has set stopped under the write lock no row can be queued
+	// that stop's drain would miss.
+	mu      sync.RWMutex
+	stopped bool
+
+	// commit commits a batch's transaction; tests replace it to lose the
+	// answer to a COMMIT.
+	commit func(ctx context.Context, tx pgx.Tx) error
+
+	// Owned by Run's goroutine.
+	batch []pendingRow
+	errs  []error
+	timer *time.Timer
+}
+
+type pendingRow struct {
+	m      Message
+	epoch  int64
+	done   func(error)
+	queued time.Time
+}
+
+// NewMessageWriter returns a writer on s; start it with Run.
+func NewMessageWriter(s *Store, cfg WriterConfig) *MessageWriter {
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 512
+	}
+	if cfg.MaxDelay == 0 {
+		cfg.MaxDelay = 2 * time.Millisecond
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 16384
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	w := &MessageWriter{
+		store:  s,
+		cfg:    cfg,
+		log:    cfg.Logger,
+		queue:  make(chan pendingRow, cfg.QueueSize),
+		commit: func(ctx context.Context, tx pgx.Tx) error { return tx.Commit(ctx) },
+		batch:  make([]pendingRow, 0, cfg.MaxBatch),
+		errs:   make([]error, cfg.MaxBatch),
+		timer:  time.NewTimer(time.Hour),
+	}
+	w.timer.Stop()
+	if cfg.Metrics != nil {
+		w.m = newWriterMetrics(cfg.Metrics, w.log, func() float64 { return float64(len(w.queue)) })
+	}
+	return w
+}
+
+// Submit queues a new message written under the channel owner epoch. It never
+// blocks: when the queue is full it returns ErrOverloaded (and after Run has
+// returned, ErrWriterStopped), and done is not called. Otherwise done is
+// called exactly once: with nil after the row is committed, or with an error
+// when it definitely was not (ErrFenced, ErrWriterStopped, the database's
+// error), or, rarely, ErrOutcomeUnknown. For the rows of one channel, done is
+// called in submission order. done runs on the writer's goroutine and must not
+// block; it may be nil.
+func (w *MessageWriter) Submit(m Message, epoch int64, done func(error)) error {
+	if m.Mentions == nil {
+		m.Mentions = emptyIDs
+	}
+	if m.MentionRoles == nil {
+		m.MentionRoles = emptyIDs
+	}
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.stopped {
+		return ErrWriterStopped
+	}
+	select {
+	case w.queue <- pendingRow{m: m, epoch: epoch, done: done, queued: time.Now()}:
+		return nil
+	default:
+		return ErrOverloaded
+	}
+}
+
+// Run writes batches until ctx ends. It finishes the batch in hand, fails
+// every row still queued with ErrWriterStopped, and returns. Call it once.
+func (w *MessageWriter) Run(ctx context.Context) {
+	defer w.stop()
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+			return
+		case p := <-w.queue:
+			w.batch = append(w.batch[:0], p)
+		}
+		w.fill(ctx)
+		w.writeBatch(context.WithoutCancel(ctx))
+		clear(w.batch) // drop the references to callbacks and contents
+	}
+}
+
+// fill adds queued rows to the batch until it is full or its first row has
+// waited MaxDelay.
+func (w *MessageWriter) fill(ctx context.Context) {
+	deadline := w.batch[0].queued.Add(w.cfg.MaxDelay)
+	for len(w.batch) < w.cfg.MaxBatch {
+		select {
+		case p := <-w.queue:
+			w.batch = append(w.batch, p)
+			continue
+		default:
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return
+		}
+		w.timer.Reset(wait)
+		select {
+		case p := <-w.queue:
+			w.timer.Stop()
+			w.batch = append(w.batch, p)
+		case <-w.timer.C:
+			return
+		case <-ctx.Done():
+			w.timer.Stop()
+			return
+		}
+	}
+}
+
+func (w *MessageWriter) stop() {
+	w.mu.Lock()
+	w.stopped = true
+	w.mu.Unlock()
+	for {
+		select {
+		case p := <-w.queue:
+			if w.m != nil {
+				w.m.failed.Inc()
+			}
+			if p.done != nil {
+				p.done(ErrWriterStopped)
+			}
+		default:
+			return
+		}
+	}
+}
+
+// writeBatch commits w.batch and reports every row's outcome in order.
+func (w *MessageWriter) writeBatch(ctx context.Context) {
+	rows, errs := w.batch, w.errs[:len(w.batch)]
+	start := time.Now()
+	w.write(ctx, rows, errs)
+	if w.m != nil {
+		w.m.commitSeconds.Observe(time.Since(start).Seconds())
+		w.m.batchRows.Observe(float64(len(rows)))
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				w.m.committed.Inc()
+			case errors.Is(err, ErrFenced):
+				w.m.fenced.Inc()
+			default:
+				w.m.failed.Inc()
+			}
+		}
+	}
+	for i := range rows {
+		if rows[i].done != nil {
+			rows[i].done(errs[i])
+		}
+	}
+	clear(errs)
+}
+
+// write commits rows, setting errs[i] to row i's outcome. A batch that fails
+// on a row's own fault (a duplicate id, an id no partition holds, text
+// PostgreSQL refuses) is split and retried in halves until the culprits are
+// alone: its transaction rolled back, so a retry cannot duplicate anything,
+// and one bad row does not fail hundreds of good ones.
+func (w *MessageWriter) write(ctx context.Context, rows []pendingRow, errs []error) {
+	err, definite := w.tryWrite(ctx, rows, errs)
+	if err == nil {
+		return
+	}
+	if definite && len(rows) > 1 && rowFault(err) {
+		mid := len(rows) / 2
+		w.write(ctx, rows[:mid], errs[:mid])
+		w.write(ctx, rows[mid:], errs[mid:])
+		return
+	}
+	if len(rows) == 1 || !rowFault(err) {
+		w.log.Error("message batch failed", slog.Int("rows", len(rows)), slog.Bool("definite", definite), slog.Any("error", err))
+	}
+	for i := range errs {
+		if errs[i] == nil {
+			errs[i] = err
+		}
+	}
+}
+
+// rowFault reports whether err is PostgreSQL refusing some row's data: data
+// exceptions (class 22) and integrity violations (class 23).
+func rowFault(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && len(pgErr.Code) == 5 && (pgErr.Code[:2] == "22" || pgErr.Code[:2] == "23")
+}
+
+// fenceSQL locks the owner epochs of a batch's channels FOR SHARE (an epoch
+// increment waits for the batch to commit) and returns them, and moves each
+// channel's last_message_id to the batch's greatest id written under the
+// current epoch. $1, $2, $3: channel ids, epochs, greatest ids, one entry per
+// (channel, epoch) of the batch.
+const fenceSQL = `WITH o AS (
+		SELECT channel_id, epoch FROM channel_owners WHERE channel_id = ANY ($1) FOR SHARE
+	), u AS (
+		UPDATE channels c SET last_message_id = v.max_id
+		FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS v (channel_id, epoch, max_id)
+		JOIN o ON o.channel_id = v.channel_id AND o.epoch = v.epoch
+		WHERE c.id = v.channel_id AND (c.last_message_id IS NULL OR c.last_message_id < v.max_id)
+	)
+	SELECT channel_id, epoch, pg_current_xact_id()::text::bigint FROM o`
+
+var messageCopyColumns = []string{"id", "channel_id", "guild_id", "author_id", "content", "nonce", "tts",
+	"mention_everyone", "mentions", "mention_roles", "ref_message_id", "ref_channel_id", "ref_guild_id",
+	"type", "flags", "edited_at", "pinned_at"}
+
+// tryWrite runs one transaction for rows: fence, COPY, COMMIT. Rows of a
+// stale epoch get ErrFenced in errs; an error for the whole batch is
+// returned, with definite false when the outcome of its COMMIT could not be
+// established (errs then already holds each row's outcome).
+func (w *MessageWriter) tryWrite(ctx context.Context, rows []pendingRow, errs []error) (err error, definite bool) {
+	clear(errs)
+	ctx, cancel := context.WithTimeout(ctx, writerCommitTimeout)
+	defer cancel()
+	tx, err := w.store.pool.Begin(ctx)
+	if err != nil {
+		return err, true
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+
+	type key struct{ channel, epoch int64 }
+	maxID := make(map[key]int64, 64)
+	for i := range rows {
+		k := key{rows[i].m.ChannelID, rows[i].epoch}
+		maxID[k] = max(maxID[k], rows[i].m.ID)
+	}
+	chans, epochs, ids := make([]int64, 0, len(maxID)), make([]int64, 0, len(maxID)), make([]int64, 0, len(maxID))
+	for k, id := range maxID {
+		chans, epochs, ids = append(chans, k.channel), append(epochs, k.epoch), append(ids, id)
+	}
+	res, err := tx.Query(ctx, fenceSQL, chans, epochs, ids)
+	if err != nil {
+		return err, true
+	}
+	current := make(map[int64]int64, len(maxID))
+	var channel, epoch, xid int64
+	if _, err := pgx.ForEachRow(res, []any{&channel, &epoch, &xid}, func() error {
+		current[channel] = epoch
+		return nil
+	}); err != nil {
+		return err, true
+	}
+	valid := 0
+	for i := range rows {
+		r := &rows[i]
+		if cur, ok := current[r.m.ChannelID]; !ok || cur != r.epoch {
+			errs[i] = fenceError(r.m.ChannelID, r.epoch, cur, ok)
+			continue
+		}
+		valid++
+	}
+	if valid == 0 {
+		return nil, true
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"messages"}, messageCopyColumns, newMessageSource(rows, errs)); err != nil {
+		return err, true
+	}
+	if err := w.commit(ctx, tx); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) || errors.Is(err, pgx.ErrTxCommitRollback) {
+			return err, true // the server answered: rolled back
+		}
+		return w.resolve(ctx, xid, rows, errs, err), false
+	}
+	return nil, true
+}
+
+func fenceError(channel, epoch, current int64, owned bool) error {
+	if !owned {
+		return fmt.Errorf("%w: channel %d has no owner", ErrFenced, channel)
+	}
+	return fmt.Errorf("%w: channel %d epoch %d, current %d", ErrFenced, channel, epoch, current)
+}
+
+// resolve finds out whether transaction xid, whose COMMIT got no answer,
+// committed: the rows not fenced then succeed, or all fail with cause. It
+// polls pg_xact_status on another connection (the old backend may still be
+// finishing) and gives up after writerResolveTimeout with ErrOutcomeUnknown.
+func (w *MessageWriter) resolve(ctx context.Context, xid int64, rows []pendingRow, errs []error, cause error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writerResolveTimeout)
+	defer cancel()
+	for {
+		var status *string
+		err := w.store.pool.QueryRow(ctx, `SELECT pg_xact_status($1::text::xid8)`, xid).Scan(&status)
+		switch {
+		case err == nil && status != nil && *status == "committed":
+			w.log.Warn("message batch commit got no answer but committed", slog.Int("rows", len(rows)), slog.Any("error", cause))
+			return nil
+		case err == nil && status != nil && *status == "aborted":
+			return fmt.Errorf("commit failed: %w", cause)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", ErrOutcomeUnknown, cause)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// messageSource feeds the rows not failed in errs to CopyFrom. Its values
+// point into the rows, so encoding a row allocates nothing for boxing.
+type messageSource struct {
+	rows []pendingRow
+	errs []error
+	i    int
+	vals [17]any
+}
+
+func newMessageSource(rows []pendingRow, errs []error) *messageSource {
+	return &messageSource{rows: rows, errs: errs, i: -1}
+}
+
+func (s *messageSource) Next() bool {
+	for s.i++; s.i < len(s.rows) && s.errs[s.i] != nil; s.i++ {
+	}
+	return s.i < len(s.rows)
+}
+
+var nullInt8 *int64 // a typed nil: NULL
+
+func optionalID(id *int64) any {
+	if *id == 0 {
+		return nullInt8
+	}
+	return id
+}
+
+func (s *messageSource) Values() ([]any, error) {
+	m := &s.rows[s.i].m
+	v := &s.vals
+	v[0], v[1], v[2], v[3] = &m.ID, &m.ChannelID, optionalID(&m.GuildID), &m.AuthorID
+	v[4], v[5], v[6], v[7] = &m.Content, m.Nonce, &m.TTS, &m.MentionEveryone
+	v[8], v[9] = &m.Mentions, &m.MentionRoles
+	v[10], v[11], v[12] = optionalID(&m.RefMessageID), optionalID(&m.RefChannelID), optionalID(&m.RefGuildID)
+	v[13], v[14], v[15], v[16] = &m.Type, &m.Flags, m.EditedAt, m.PinnedAt
+	return v[:], nil
+}
+
+func (s *messageSource) Err() error { return nil }
+
+// writerMetrics are the writer's Prometheus metrics.
+type writerMetrics struct {
+	batchRows                 prometheus.Histogram
+	commitSeconds             prometheus.Histogram
+	committed, fenced, failed prometheus.Counter
+}
+
+func newWriterMetrics(reg prometheus.Registerer, log *slog.Logger, depth func() float64) *writerMetrics {
+	const ns, sub = "accord", "message_writer"
+	rows := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "rows_total",
+		Help: "Rows submitted to the message writer, by outcome: committed, fenced (stale owner epoch) or failed."},
+		[]string{"outcome"})
+	m := &writerMetrics{
+		batchRows: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "batch_rows",
+			Help: "Rows per batch.", Buckets: prometheus.ExponentialBuckets(1, 2, 11)}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "commit_seconds",
+			Help: "Time to write and commit one batch.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		committed: rows.WithLabelValues("committed"),
+		fenced:    rows.WithLabelValues("fenced"),
+		failed:    rows.WithLabelValues("failed"),
+	}
+	queue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "queue_rows",
+		Help: "Rows waiting in the message writer's queue."}, depth)
+	for _, c := range []prometheus.Collector{rows, m.batchRows, m.commitSeconds, queue} {
+		if err := reg.Register(c); err != nil {
+			log.Warn("message writer metric not registered", slog.Any("error", err))
+		}
+	}
+	return m
+}

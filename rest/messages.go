@@ -1,0 +1,386 @@
+package rest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/accordchat/accord/actors"
+	"github.com/accordchat/accord/discord"
+	"github.com/accordchat/accord/permissions"
+	"github.com/accordchat/accord/persistence"
+	"github.com/accordchat/accord/snowflake"
+	"github.com/gin-gonic/gin"
+)
+
+// ChannelDirectory runs channel operations in their channel grains.
+type ChannelDirectory interface {
+	Call(ctx context.Context, req actors.ChannelRequest) (actors.GuildResponse, error)
+}
+
+// MessageStore is what the message read paths need. Reads come straight
+// from PostgreSQL once the grains have authorized them: a 200 on a send
+// means the row is there.
+type MessageStore interface {
+	MessagesPage(ctx context.Context, channelID int64, q persistence.PageQuery) ([]persistence.Message, error)
+	MessageByID(ctx context.Context, channelID, id int64) (persistence.Message, error)
+	MessageEdits(ctx context.Context, channelID, id int64) ([]persistence.Edit, error)
+	ReactionsFor(ctx context.Context, channelID int64, messageIDs []int64, viewer int64) (map[int64][]persistence.Reaction, error)
+	UsersByIDs(ctx context.Context, ids []int64) (map[int64]persistence.User, error)
+}
+
+// messageRoute maps a message write onto a channel grain operation.
+type messageRoute struct {
+	method, path, op string
+}
+
+// messageRoutes are the writes the channel grain serves.
+var messageRoutes = []messageRoute{
+	{"POST", "/channels/:channel_id/messages", "message.create"},
+	{"PATCH", "/channels/:channel_id/messages/:message_id", "message.update"},
+	{"DELETE", "/channels/:channel_id/messages/:message_id", "message.delete"},
+	{"POST", "/channels/:channel_id/typing", "typing"},
+}
+
+func (s *Server) mountMessages(g *gin.RouterGroup, native bool) {
+	for _, r := range messageRoutes {
+		g.Handle(r.method, r.path, s.messageHandler(r))
+	}
+	g.GET("/channels/:channel_id/messages", s.listMessages)
+	g.GET("/channels/:channel_id/messages/:message_id", s.getMessage)
+	if native {
+		g.GET("/channels/:channel_id/messages/:message_id/edits", s.messageEdits)
+	}
+}
+
+// target is a channel resolved for a message request: its guild (0 for a
+// DM) and the actor's authorization there.
+type target struct {
+	channelID, guildID int64
+	authz              actors.ChannelAuthz
+	raw                []byte
+}
+
+// authorizeChannel asks the channel's guild grain (or, for a DM, its channel
+// grain) what the actor may do there. body, when set, is the message body
+// whose mentions to resolve.
+func (s *Server) authorizeChannel(c *gin.Context, body []byte) (target, *discord.Error) {
+	ctx := c.Request.Context()
+	id, err := snowflake.Parse(c.Param("channel_id"))
+	if err != nil {
+		return target{}, discord.ErrUnknownChannel
+	}
+	t := target{channelID: int64(id)}
+	guildID, e := s.channelOwner(ctx, int64(id))
+	if e != nil {
+		return target{}, e
+	}
+	t.guildID = guildID
+	var resp actors.GuildResponse
+	if guildID != 0 {
+		resp, err = s.cfg.Guilds.Call(ctx, actors.GuildRequest{GuildID: guildID, Op: "channel.authorize", ActorID: caller(c).UserID,
+			Params: map[string]string{"channel_id": c.Param("channel_id")}, Body: body})
+	} else {
+		resp, err = s.cfg.Channels.Call(ctx, actors.ChannelRequest{ChannelID: t.channelID, Op: "authorize", ActorID: caller(c).UserID, Body: body})
+	}
+	if err != nil {
+		return target{}, grainFailure(err)
+	}
+	if resp.Status != http.StatusOK {
+		if bytes.Contains(resp.Body, []byte(`"code":10004`)) {
+			return target{}, discord.ErrUnknownChannel
+		}
+		var de discord.Error
+		if json.Unmarshal(resp.Body, &de) != nil {
+			return target{}, discord.ErrInternal
+		}
+		de.Status = resp.Status
+		return target{}, &de
+	}
+	t.raw = resp.Body
+	if err := json.Unmarshal(resp.Body, &t.authz); err != nil {
+		return target{}, discord.ErrInternal
+	}
+	return t, nil
+}
+
+func grainFailure(err error) *discord.Error {
+	if retryable(err) {
+		return discord.ErrUnavailable
+	}
+	return discord.ErrInternal
+}
+
+// channelOwner is the guild of a channel (0 for a DM), cached: channels
+// never change guild.
+func (s *Server) channelOwner(ctx context.Context, id int64) (int64, *discord.Error) {
+	if g, ok := s.channels.m.Load(id); ok {
+		return g.(int64), nil
+	}
+	g, err := s.cfg.Lookup.ChannelGuild(ctx, id)
+	switch {
+	case errors.Is(err, persistence.ErrNotFound):
+		return 0, discord.ErrUnknownChannel
+	case err != nil:
+		s.cfg.Logger.Error("looking up channel failed", "error", err)
+		return 0, discord.ErrUnavailable
+	}
+	s.channels.m.Store(id, g)
+	return g, nil
+}
+
+func (s *Server) messageHandler(r messageRoute) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var raw json.RawMessage
+		if e := decodeJSON(c, &raw, true); e != nil {
+			writeError(c, e)
+			return
+		}
+		var body []byte
+		if len(raw) > 0 && !bytes.Equal(raw, []byte("null")) {
+			body = raw
+		}
+		t, e := s.authorizeChannel(c, body)
+		if e != nil {
+			writeError(c, e)
+			return
+		}
+		req := actors.ChannelRequest{ChannelID: t.channelID, Op: r.op, ActorID: caller(c).UserID, Params: map[string]string{}, Body: body}
+		if t.guildID != 0 {
+			req.Authz = t.raw
+		}
+		for _, p := range c.Params {
+			req.Params[p.Key] = p.Value
+		}
+		resp, err := s.cfg.Channels.Call(c.Request.Context(), req)
+		if err != nil {
+			s.fail(c, "channel grain", err)
+			return
+		}
+		if resp.Status == http.StatusTooManyRequests {
+			var rl struct {
+				RetryAfter float64 `json:"retry_after"`
+			}
+			_ = json.Unmarshal(resp.Body, &rl)
+			c.Header("Retry-After", strconv.Itoa(int(rl.RetryAfter+0.999)))
+			c.Header("X-RateLimit-Scope", "user")
+		}
+		writeGrain(c, resp)
+	}
+}
+
+// canReadHistory checks what every history read needs.
+func canReadHistory(t target) *discord.Error {
+	if !t.authz.Permissions.Has(permissions.ViewChannel) {
+		return discord.ErrMissingAccess
+	}
+	if !t.authz.Permissions.Has(permissions.ReadMessageHistory) {
+		return discord.ErrMissingPerms
+	}
+	return nil
+}
+
+// pageQuery parses Discord's before/after/around/limit.
+func pageQuery(c *gin.Context) (persistence.PageQuery, *discord.Error) {
+	q := persistence.PageQuery{Limit: 50}
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			return q, discord.Invalid("limit", "NUMBER_TYPE_MAX", "Must be between 1 and 100.")
+		}
+		q.Limit = n
+	}
+	set := 0
+	for name, dst := range map[string]*int64{"before": &q.Before, "after": &q.After, "around": &q.Around} {
+		if v := c.Query(name); v != "" {
+			id, err := snowflake.Parse(v)
+			if err != nil {
+				return q, discord.Invalid(name, "NUMBER_TYPE_COERCE", "Value \""+v+"\" is not snowflake.")
+			}
+			*dst = int64(id)
+			set++
+		}
+	}
+	if set > 1 {
+		return q, discord.Invalid("around", "BASE_TYPE_INVALID", "Only one of before, after and around may be given.")
+	}
+	return q, nil
+}
+
+// historyPage is the native API's envelope.
+type historyPage struct {
+	Messages []discord.Message `json:"messages"`
+	HasMore  bool              `json:"has_more"`
+	Cursor   historyCursor     `json:"cursor"`
+}
+
+type historyCursor struct {
+	Before *snowflake.ID `json:"before"`
+	After  *snowflake.ID `json:"after"`
+}
+
+func (s *Server) listMessages(c *gin.Context) {
+	q, e := pageQuery(c)
+	if e != nil {
+		writeError(c, e)
+		return
+	}
+	t, e := s.authorizeChannel(c, nil)
+	if e == nil {
+		e = canReadHistory(t)
+	}
+	if e != nil {
+		writeError(c, e)
+		return
+	}
+	ctx := c.Request.Context()
+	msgs, err := s.cfg.Messages.MessagesPage(ctx, t.channelID, q)
+	if err != nil {
+		s.fail(c, "reading messages", err)
+		return
+	}
+	out, err := s.render(ctx, t.channelID, caller(c).UserID, msgs)
+	if err != nil {
+		s.fail(c, "rendering messages", err)
+		return
+	}
+	if !strings.HasPrefix(c.FullPath(), "/api/channels") {
+		writeJSON(c, http.StatusOK, out)
+		return
+	}
+	page := historyPage{Messages: out}
+	if len(msgs) > 0 {
+		newest, oldest := snowflake.ID(msgs[0].ID), snowflake.ID(msgs[len(msgs)-1].ID)
+		page.Cursor = historyCursor{Before: &oldest, After: &newest}
+		older, err := s.cfg.Messages.MessagesPage(ctx, t.channelID, persistence.PageQuery{Before: int64(oldest), Limit: 1})
+		if err != nil {
+			s.fail(c, "reading messages", err)
+			return
+		}
+		page.HasMore = len(older) > 0
+	}
+	writeJSON(c, http.StatusOK, page)
+}
+
+func (s *Server) getMessage(c *gin.Context) {
+	t, e := s.authorizeChannel(c, nil)
+	if e == nil {
+		e = canReadHistory(t)
+	}
+	if e != nil {
+		writeError(c, e)
+		return
+	}
+	ctx := c.Request.Context()
+	id, err := snowflake.Parse(c.Param("message_id"))
+	if err != nil {
+		writeError(c, discord.ErrUnknownMessage)
+		return
+	}
+	m, err := s.cfg.Messages.MessageByID(ctx, t.channelID, int64(id))
+	if errors.Is(err, persistence.ErrNotFound) {
+		writeError(c, discord.ErrUnknownMessage)
+		return
+	}
+	if err != nil {
+		s.fail(c, "reading message", err)
+		return
+	}
+	out, err := s.render(ctx, t.channelID, caller(c).UserID, []persistence.Message{m})
+	if err != nil {
+		s.fail(c, "rendering message", err)
+		return
+	}
+	writeJSON(c, http.StatusOK, out[0])
+}
+
+// editVersion is one earlier version of a message.
+type editVersion struct {
+	Content  string `json:"content"`
+	EditedAt string `json:"edited_at"`
+}
+
+func (s *Server) messageEdits(c *gin.Context) {
+	t, e := s.authorizeChannel(c, nil)
+	if e == nil {
+		e = canReadHistory(t)
+	}
+	if e != nil {
+		writeError(c, e)
+		return
+	}
+	ctx := c.Request.Context()
+	id, err := snowflake.Parse(c.Param("message_id"))
+	if err != nil {
+		writeError(c, discord.ErrUnknownMessage)
+		return
+	}
+	if _, err := s.cfg.Messages.MessageByID(ctx, t.channelID, int64(id)); err != nil {
+		if errors.Is(err, persistence.ErrNotFound) {
+			writeError(c, discord.ErrUnknownMessage)
+			return
+		}
+		s.fail(c, "reading message", err)
+		return
+	}
+	edits, err := s.cfg.Messages.MessageEdits(ctx, t.channelID, int64(id))
+	if err != nil {
+		s.fail(c, "reading edits", err)
+		return
+	}
+	out := make([]editVersion, 0, len(edits))
+	for _, ed := range edits {
+		out = append(out, editVersion{Content: ed.Content, EditedAt: ed.EditedAt.UTC().Format("2006-01-02T15:04:05.000000Z07:00")})
+	}
+	writeJSON(c, http.StatusOK, out)
+}
+
+// render hydrates stored messages: authors, mentions, replies, reactions.
+func (s *Server) render(ctx context.Context, channelID, viewer int64, msgs []persistence.Message) ([]discord.Message, error) {
+	refs := map[int64]persistence.Message{}
+	ids := make([]int64, 0, len(msgs))
+	for _, m := range msgs {
+		ids = append(ids, m.ID)
+		if m.RefMessageID != 0 {
+			if _, ok := refs[m.RefMessageID]; !ok {
+				r, err := s.cfg.Messages.MessageByID(ctx, channelID, m.RefMessageID)
+				if err == nil {
+					refs[r.ID] = r
+				} else if !errors.Is(err, persistence.ErrNotFound) {
+					return nil, err
+				}
+			}
+		}
+	}
+	out, err := actors.RenderMessages(ctx, s.cfg.Messages, msgs, refs)
+	if err != nil {
+		return nil, err
+	}
+	reactions, err := s.cfg.Messages.ReactionsFor(ctx, channelID, ids, viewer)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		for _, r := range reactions[int64(out[i].ID)] {
+			out[i].Reactions = append(out[i].Reactions, wireReaction(r))
+		}
+	}
+	return out, nil
+}
+
+// wireReaction renders a reaction summary; custom emoji are stored as
+// "name:id".
+func wireReaction(r persistence.Reaction) discord.Reaction {
+	emoji := discord.Emoji{Name: r.Emoji}
+	if name, id, ok := strings.Cut(r.Emoji, ":"); ok {
+		if sid, err := snowflake.Parse(id); err == nil {
+			emoji = discord.Emoji{ID: &sid, Name: name}
+		}
+	}
+	return discord.Reaction{Count: r.Count, CountDetails: map[string]int{"burst": 0, "normal": r.Count}, Me: r.Me,
+		Emoji: emoji, BurstColors: []any{}}
+}
