@@ -374,7 +374,7 @@ func (w *MessageWriter) resolve(ctx context.Context, xid int64, rows []pendingRo
 	defer cancel()
 	for {
 		var status *string
-		err := w.store.pool.QueryRow(ctx, `SELECT pg_xact_status($1::text::xid8)`, xid).Scan(&status)
+		err := w.store.pool.QueryRow(ctx, `SELECT pg_xact_status($1::bigint::text::xid8)`, xid).Scan(&status)
 		switch {
 		case err == nil && status != nil && *status == "committed":
 			w.log.Warn("message batch commit got no answer but committed", slog.Int("rows", len(rows)), slog.Any("error", cause))

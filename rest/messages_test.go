@@ -290,3 +290,42 @@ func TestSlowModeAndTyping(t *testing.T) {
 		t.Fatalf("TYPING_START: %+v", evs)
 	}
 }
+
+// TestVisibilityCutsDeliveryAndHistory: removing VIEW_CHANNEL by role
+// change, kick or ban stops both the member's history reads and their place
+// among a new message's recipients, at once.
+func TestVisibilityCutsDeliveryAndHistory(t *testing.T) {
+	e := testEnv(t)
+	owner, viaRole, kicked, banned := e.register(t), e.register(t), e.register(t), e.register(t)
+	g := e.createGuild(t, owner, "Private")
+	for _, a := range []account{viaRole, kicked, banned} {
+		e.join(t, g, a)
+	}
+	// #general visible only to a role.
+	role := expect(t, e.do(t, "POST", "/api/v10/guilds/"+g.id+"/roles", "Bearer "+owner.access, map[string]any{"name": "readers"}), 200, -1)
+	rid := role.body["id"].(string)
+	expect(t, e.do(t, "PUT", "/api/v10/channels/"+g.general+"/permissions/"+g.id, "Bearer "+owner.access, map[string]any{"type": 0, "deny": "1024"}), 204, -1)
+	expect(t, e.do(t, "PUT", "/api/v10/channels/"+g.general+"/permissions/"+rid, "Bearer "+owner.access, map[string]any{"type": 0, "allow": "1024"}), 204, -1)
+	for _, a := range []account{viaRole, kicked, banned} {
+		expect(t, e.do(t, "PUT", "/api/v10/guilds/"+g.id+"/members/"+a.id+"/roles/"+rid, "Bearer "+owner.access, nil), 204, -1)
+	}
+	first := expect(t, e.send(t, owner, g.general, map[string]any{"content": "for readers"}), 200, -1)
+	rec := fmt.Sprint(events.find("MESSAGE_CREATE", first.body["id"].(string))[0].Recipients)
+	for _, a := range []account{viaRole, kicked, banned} {
+		if !strings.Contains(rec, a.id) {
+			t.Fatalf("reader %s missing from %s", a.id, rec)
+		}
+	}
+	expect(t, e.do(t, "DELETE", "/api/v10/guilds/"+g.id+"/members/"+viaRole.id+"/roles/"+rid, "Bearer "+owner.access, nil), 204, -1)
+	expect(t, e.do(t, "DELETE", "/api/v10/guilds/"+g.id+"/members/"+kicked.id, "Bearer "+owner.access, nil), 204, -1)
+	expect(t, e.do(t, "PUT", "/api/v10/guilds/"+g.id+"/bans/"+banned.id, "Bearer "+owner.access, map[string]any{}), 204, -1)
+	for _, a := range []account{viaRole, kicked, banned} {
+		expect(t, e.do(t, "GET", "/api/v10/channels/"+g.general+"/messages", "Bearer "+a.access, nil), 403, 50001)
+		expect(t, e.do(t, "GET", "/api/v10/channels/"+g.general+"/messages/"+first.body["id"].(string), "Bearer "+a.access, nil), 403, 50001)
+	}
+	second := expect(t, e.send(t, owner, g.general, map[string]any{"content": "after"}), 200, -1)
+	rec = fmt.Sprint(events.find("MESSAGE_CREATE", second.body["id"].(string))[0].Recipients)
+	if rec != "["+owner.id+"]" {
+		t.Fatalf("recipients after the cuts: %s, want only the owner", rec)
+	}
+}

@@ -162,6 +162,15 @@ type response struct {
 
 func (n *node) do(method, path, auth string, body any) response {
 	n.t.Helper()
+	r, err := n.tryDo(method, path, auth, body)
+	if err != nil {
+		n.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return r
+}
+
+// tryDo is do for load generators: errors are returned, not fatal.
+func (n *node) tryDo(method, path, auth string, body any) (response, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -178,13 +187,13 @@ func (n *node) do(method, path, auth string, body any) response {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		n.t.Fatalf("%s %s: %v", method, path, err)
+		return response{}, err
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	r := response{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
 	_ = json.Unmarshal(raw, &r.body)
-	return r
+	return r, nil
 }
 
 func (n *node) expect(r response, status int) response {
