@@ -25,6 +25,8 @@ test:
 # Hot-path figures: permission computation, snowflakes, token checks.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./permissions/ ./snowflake/ ./token/
+	$(GO) test -run '^$$' -bench 'Writer|PlainCopy' -benchmem ./persistence/
+	$(GO) test -run '^$$' -bench MessagePath -benchtime 1x ./rest/
 
 # protoc comes from Debian; the Go plugins are pinned as go tools in go.mod.
 deps-proto:

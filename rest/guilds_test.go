@@ -12,7 +12,7 @@ type guild struct {
 }
 
 // createGuild makes a guild owned by owner and finds its default channels.
-func (e *env) createGuild(t *testing.T, owner account, name string) guild {
+func (e *env) createGuild(t testing.TB, owner account, name string) guild {
 	t.Helper()
 	r := expect(t, e.do(t, "POST", "/api/v10/guilds", "Bearer "+owner.access, map[string]any{"name": name}), 201, -1)
 	g := guild{id: r.body["id"].(string), owner: owner}
@@ -31,7 +31,7 @@ func (e *env) createGuild(t *testing.T, owner account, name string) guild {
 }
 
 // list does a request whose answer is a JSON array.
-func (e *env) list(t *testing.T, method, path string, who account, status int) []map[string]any {
+func (e *env) list(t testing.TB, method, path string, who account, status int) []map[string]any {
 	t.Helper()
 	r := e.do(t, method, path, "Bearer "+who.access, nil)
 	if r.status != status {
@@ -45,7 +45,7 @@ func (e *env) list(t *testing.T, method, path string, who account, status int) [
 }
 
 // join makes who a member of g through a fresh invite of its owner.
-func (e *env) join(t *testing.T, g guild, who account) {
+func (e *env) join(t testing.TB, g guild, who account) {
 	t.Helper()
 	inv := expect(t, e.do(t, "POST", "/api/v10/channels/"+g.general+"/invites", "Bearer "+g.owner.access,
 		map[string]any{"unique": true}), 200, -1)

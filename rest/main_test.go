@@ -33,9 +33,10 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // cluster, shared by the package's tests (protoactor allows one cluster per
 // process). Tests use distinct user names.
 type env struct {
-	url   string
-	store *persistence.Store
-	keys  *persistence.Keyring
+	url    string
+	store  *persistence.Store
+	keys   *persistence.Keyring
+	system *actors.System
 }
 
 // events records every event the grains emit, for tests to observe at the
@@ -94,7 +95,7 @@ type keepTB struct{ testing.TB }
 
 func (keepTB) Cleanup(func()) {}
 
-func testEnv(t *testing.T) *env {
+func testEnv(t testing.TB) *env {
 	t.Helper()
 	envOnce.Do(func() {
 		ctx := context.Background()
@@ -133,7 +134,7 @@ func testEnv(t *testing.T) *env {
 			Ready: func(ctx context.Context) error { return store.Ping(ctx) },
 		})
 		srv := httptest.NewServer(api.Handler())
-		shared = &env{url: srv.URL, store: store, keys: keys}
+		shared = &env{url: srv.URL, store: store, keys: keys, system: system}
 	})
 	if envErr != nil {
 		t.Fatal(envErr)
@@ -148,7 +149,7 @@ type resp struct {
 	raw    string
 }
 
-func (e *env) do(t *testing.T, method, path, auth string, body any) resp {
+func (e *env) do(t testing.TB, method, path, auth string, body any) resp {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -177,7 +178,7 @@ func (e *env) do(t *testing.T, method, path, auth string, body any) resp {
 	return r
 }
 
-func expect(t *testing.T, r resp, status int, code float64) resp {
+func expect(t testing.TB, r resp, status int, code float64) resp {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("status %d, want %d: %s", r.status, status, r.raw)
@@ -198,7 +199,7 @@ type account struct {
 }
 
 // register makes a fresh account with a unique name.
-func (e *env) register(t *testing.T) account {
+func (e *env) register(t testing.TB) account {
 	t.Helper()
 	n := userSeq.Add(1)
 	a := account{username: fmt.Sprintf("user%d_%d", n, time.Now().UnixNano()%100000), password: "password-" + fmt.Sprint(n)}

@@ -10,7 +10,7 @@ import (
 )
 
 // send posts content to a channel and returns the message.
-func (e *env) send(t *testing.T, who account, channel string, body map[string]any) resp {
+func (e *env) send(t testing.TB, who account, channel string, body map[string]any) resp {
 	t.Helper()
 	return e.do(t, "POST", "/api/v10/channels/"+channel+"/messages", "Bearer "+who.access, body)
 }

@@ -83,6 +83,7 @@ type Server struct {
 	families *familyCache
 	metrics  *httpMetrics
 	channels channelGuilds
+	verified verifiedTokens
 }
 
 // New builds the router.
