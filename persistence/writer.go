@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -391,7 +392,9 @@ func (w *MessageWriter) resolve(ctx context.Context, xid int64, rows []pendingRo
 }
 
 // messageSource feeds the rows not failed in errs to CopyFrom. Its values
-// point into the rows, so encoding a row allocates nothing for boxing.
+// are pointers into the rows, typed so that pgx encodes them through pgtype's
+// valuer interfaces: a pointer fits in an interface without allocating, and a
+// plain *int64 would be dereferenced by reflection, which allocates.
 type messageSource struct {
 	rows []pendingRow
 	errs []error
@@ -409,27 +412,42 @@ func (s *messageSource) Next() bool {
 	return s.i < len(s.rows)
 }
 
-var nullInt8 *int64 // a typed nil: NULL
-
-func optionalID(id *int64) any {
-	if *id == 0 {
-		return nullInt8
-	}
-	return id
-}
-
 func (s *messageSource) Values() ([]any, error) {
 	m := &s.rows[s.i].m
 	v := &s.vals
-	v[0], v[1], v[2], v[3] = &m.ID, &m.ChannelID, optionalID(&m.GuildID), &m.AuthorID
-	v[4], v[5], v[6], v[7] = &m.Content, m.Nonce, &m.TTS, &m.MentionEveryone
-	v[8], v[9] = &m.Mentions, &m.MentionRoles
-	v[10], v[11], v[12] = optionalID(&m.RefMessageID), optionalID(&m.RefChannelID), optionalID(&m.RefGuildID)
-	v[13], v[14], v[15], v[16] = &m.Type, &m.Flags, m.EditedAt, m.PinnedAt
+	v[0], v[1], v[2], v[3] = (*idField)(&m.ID), (*idField)(&m.ChannelID), (*idField)(&m.GuildID), (*idField)(&m.AuthorID)
+	v[4], v[5], v[6], v[7] = (*textField)(&m.Content), (*textField)(m.Nonce), m.TTS, m.MentionEveryone
+	v[8], v[9] = (*pgtype.FlatArray[int64])(&m.Mentions), (*pgtype.FlatArray[int64])(&m.MentionRoles)
+	v[10], v[11], v[12] = (*idField)(&m.RefMessageID), (*idField)(&m.RefChannelID), (*idField)(&m.RefGuildID)
+	v[13], v[14], v[15], v[16] = (*intField)(&m.Type), (*intField)(&m.Flags), (*timeField)(m.EditedAt), (*timeField)(m.PinnedAt)
 	return v[:], nil
 }
 
 func (s *messageSource) Err() error { return nil }
+
+// Field types of messageSource. A nil pointer of any of them is NULL.
+type (
+	idField   int64 // 0 is NULL, as everywhere in Message
+	intField  int
+	textField string
+	timeField time.Time
+)
+
+func (f *idField) Int64Value() (pgtype.Int8, error) {
+	return pgtype.Int8{Int64: int64(*f), Valid: *f != 0}, nil
+}
+
+func (f *intField) Int64Value() (pgtype.Int8, error) {
+	return pgtype.Int8{Int64: int64(*f), Valid: true}, nil
+}
+
+func (f *textField) TextValue() (pgtype.Text, error) {
+	return pgtype.Text{String: string(*f), Valid: true}, nil
+}
+
+func (f *timeField) TimestamptzValue() (pgtype.Timestamptz, error) {
+	return pgtype.Timestamptz{Time: time.Time(*f), Valid: true}, nil
+}
 
 // writerMetrics are the writer's Prometheus metrics.
 type writerMetrics struct {
