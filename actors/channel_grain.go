@@ -28,6 +28,7 @@ type ChannelStore interface {
 	DeleteMessages(ctx context.Context, epoch, channelID int64, ids []int64) ([]int64, error)
 	UsersByIDs(ctx context.Context, ids []int64) (map[int64]persistence.User, error)
 	DMRecipients(ctx context.Context, channelID int64) ([]int64, error)
+	ReactionPinStore
 }
 
 // MessageWriter commits message rows in groups; *persistence.MessageWriter

@@ -31,6 +31,7 @@ type MessageStore interface {
 	MessageEdits(ctx context.Context, channelID, id int64) ([]persistence.Edit, error)
 	ReactionsFor(ctx context.Context, channelID int64, messageIDs []int64, viewer int64) (map[int64][]persistence.Reaction, error)
 	UsersByIDs(ctx context.Context, ids []int64) (map[int64]persistence.User, error)
+	ReactionPinReader
 }
 
 // messageRoute maps a message write onto a channel grain operation.
@@ -44,6 +45,16 @@ var messageRoutes = []messageRoute{
 	{"PATCH", "/channels/:channel_id/messages/:message_id", "message.update"},
 	{"DELETE", "/channels/:channel_id/messages/:message_id", "message.delete"},
 	{"POST", "/channels/:channel_id/typing", "typing"},
+	{"POST", "/channels/:channel_id/messages/bulk-delete", "messages.bulk_delete"},
+	{"PUT", "/channels/:channel_id/messages/:message_id/reactions/:emoji/@me", "reaction.add"},
+	{"DELETE", "/channels/:channel_id/messages/:message_id/reactions/:emoji/@me", "reaction.remove_me"},
+	{"DELETE", "/channels/:channel_id/messages/:message_id/reactions/:emoji/:user_id", "reaction.remove_user"},
+	{"DELETE", "/channels/:channel_id/messages/:message_id/reactions/:emoji", "reactions.remove_emoji"},
+	{"DELETE", "/channels/:channel_id/messages/:message_id/reactions", "reactions.remove_all"},
+	{"PUT", "/channels/:channel_id/pins/:message_id", "pin.add"},
+	{"DELETE", "/channels/:channel_id/pins/:message_id", "pin.remove"},
+	{"PUT", "/channels/:channel_id/messages/pins/:message_id", "pin.add"},
+	{"DELETE", "/channels/:channel_id/messages/pins/:message_id", "pin.remove"},
 }
 
 func (s *Server) mountMessages(g *gin.RouterGroup, native bool) {
@@ -52,6 +63,7 @@ func (s *Server) mountMessages(g *gin.RouterGroup, native bool) {
 	}
 	g.GET("/channels/:channel_id/messages", s.listMessages)
 	g.GET("/channels/:channel_id/messages/:message_id", s.getMessage)
+	s.mountReactions(g)
 	if native {
 		g.GET("/channels/:channel_id/messages/:message_id/edits", s.messageEdits)
 	}
