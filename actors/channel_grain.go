@@ -28,6 +28,7 @@ type ChannelStore interface {
 	DeleteMessages(ctx context.Context, epoch, channelID int64, ids []int64) ([]int64, error)
 	UsersByIDs(ctx context.Context, ids []int64) (map[int64]persistence.User, error)
 	DMRecipients(ctx context.Context, channelID int64) ([]int64, error)
+	DMStore
 }
 
 // MessageWriter commits message rows in groups; *persistence.MessageWriter
@@ -53,7 +54,8 @@ type channelGrain struct {
 	loaded  bool
 	missing bool
 	guildID int64   // 0 for DM channels
-	dm      []int64 // DM recipients, loaded once
+	dm      []int64 // DM recipients, loaded once, kept current by the recipient ops
+	dmKind  int     // discord.ChannelDM or ChannelGroupDM; 0 for guild channels
 
 	epoch  int64 // owner epoch; 0 until the first write
 	fenced bool  // a newer activation owns the channel: refuse everything
@@ -195,7 +197,7 @@ func (g *channelGrain) load() error {
 		return err
 	}
 	if guildID == 0 {
-		if g.dm, err = g.sys.cfg.Channels.DMRecipients(ctx, g.id); err != nil {
+		if err := g.loadDM(ctx); err != nil {
 			return err
 		}
 	}
@@ -258,12 +260,7 @@ func (g *channelGrain) authorize(c *ccall) *discord.Error {
 	return nil
 }
 
-func (g *channelGrain) dmType() int {
-	if len(g.dm) == 2 {
-		return discord.ChannelDM
-	}
-	return discord.ChannelGroupDM
-}
+func (g *channelGrain) dmType() int { return g.dmKind }
 
 // ensureEpoch takes the owner epoch before the grain's first write.
 func (g *channelGrain) ensureEpoch() *discord.Error {
