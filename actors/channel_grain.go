@@ -29,6 +29,7 @@ type ChannelStore interface {
 	UsersByIDs(ctx context.Context, ids []int64) (map[int64]persistence.User, error)
 	DMRecipients(ctx context.Context, channelID int64) ([]int64, error)
 	ReactionPinStore
+	DMStore
 }
 
 // MessageWriter commits message rows in groups; *persistence.MessageWriter
@@ -54,7 +55,8 @@ type channelGrain struct {
 	loaded  bool
 	missing bool
 	guildID int64   // 0 for DM channels
-	dm      []int64 // DM recipients, loaded once
+	dm      []int64 // DM recipients, loaded once, kept current by the recipient ops
+	dmKind  int     // discord.ChannelDM or ChannelGroupDM; 0 for guild channels
 
 	epoch  int64 // owner epoch; 0 until the first write
 	fenced bool  // a newer activation owns the channel: refuse everything
@@ -196,7 +198,7 @@ func (g *channelGrain) load() error {
 		return err
 	}
 	if guildID == 0 {
-		if g.dm, err = g.sys.cfg.Channels.DMRecipients(ctx, g.id); err != nil {
+		if err := g.loadDM(ctx); err != nil {
 			return err
 		}
 	}
@@ -259,12 +261,7 @@ func (g *channelGrain) authorize(c *ccall) *discord.Error {
 	return nil
 }
 
-func (g *channelGrain) dmType() int {
-	if len(g.dm) == 2 {
-		return discord.ChannelDM
-	}
-	return discord.ChannelGroupDM
-}
+func (g *channelGrain) dmType() int { return g.dmKind }
 
 // ensureEpoch takes the owner epoch before the grain's first write.
 func (g *channelGrain) ensureEpoch() *discord.Error {

@@ -1,6 +1,7 @@
 package persistence
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -126,7 +127,7 @@ func (s *Store) MessagesPage(ctx context.Context, channelID int64, q PageQuery) 
 		older := limit / 2
 		msgs, err := s.queryMessages(ctx, what, `(`+sel+` AND id < $2 ORDER BY id DESC LIMIT $3)
 			UNION ALL (`+sel+` AND id >= $2 ORDER BY id LIMIT $4)`, channelID, q.Around, older, limit-older)
-		slices.SortFunc(msgs, func(a, b Message) int { return compareIDs(b.ID, a.ID) })
+		slices.SortFunc(msgs, func(a, b Message) int { return cmp.Compare(b.ID, a.ID) })
 		return msgs, err
 	case q.Before > 0:
 		return s.queryMessages(ctx, what, sel+` AND id < $2 ORDER BY id DESC LIMIT $3`, channelID, q.Before, limit)
@@ -137,16 +138,6 @@ func (s *Store) MessagesPage(ctx context.Context, channelID int64, q PageQuery) 
 	default:
 		return s.queryMessages(ctx, what, sel+` ORDER BY id DESC LIMIT $2`, channelID, limit)
 	}
-}
-
-func compareIDs(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // EditMessage replaces a message's content and mentions and sets its
@@ -232,9 +223,10 @@ func (s *Store) DeleteChannelMessages(ctx context.Context, channelID int64) erro
 		b := &pgx.Batch{}
 		b.Queue(`INSERT INTO channel_owners (channel_id, epoch) VALUES ($1, 1)
 			ON CONFLICT (channel_id) DO UPDATE SET epoch = channel_owners.epoch + 1`, channelID)
-		b.Queue(`DELETE FROM messages WHERE channel_id = $1`, channelID)
-		b.Queue(`DELETE FROM reactions WHERE channel_id = $1`, channelID)
-		b.Queue(`DELETE FROM message_edits WHERE channel_id = $1`, channelID)
+		// By message id, which reactions and message_edits are indexed on.
+		b.Queue(`WITH d AS (DELETE FROM messages WHERE channel_id = $1 RETURNING id),
+			r AS (DELETE FROM reactions WHERE message_id IN (SELECT id FROM d))
+			DELETE FROM message_edits WHERE message_id IN (SELECT id FROM d)`, channelID)
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {

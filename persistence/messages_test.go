@@ -336,8 +336,18 @@ func TestDeleteChannelMessages(t *testing.T) {
 	if _, err := s.AddReaction(ctx, e1, 1, mid(1), "👍", 5); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.EditMessage(ctx, e1, 1, mid(2), "b2", timeNow(), nil, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddReaction(ctx, e2, 2, mid(3), "👍", 5); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.DeleteChannelMessages(ctx, 1); err != nil {
 		t.Fatal(err)
+	}
+	var n int
+	if err := s.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM reactions) * 10 + (SELECT count(*) FROM message_edits)`).Scan(&n); err != nil || n != 10 {
+		t.Fatalf("reactions*10+edits = %d (%v), want only channel 2's reaction left", n, err)
 	}
 	if page, _ := s.MessagesPage(ctx, 1, persistence.PageQuery{}); len(page) != 0 {
 		t.Fatalf("%d messages left", len(page))

@@ -37,9 +37,15 @@ type WriterConfig struct {
 	// submission of its first row; default 2ms, negative for no wait. Rows
 	// that queued while the previous batch committed do not wait again.
 	MaxDelay time.Duration
-	// QueueSize is how many submitted rows may wait; beyond it Submit fails
-	// with ErrOverloaded. Default 16384.
+	// QueueSize is how many submitted rows may wait, shared evenly by the
+	// lanes; beyond it Submit fails with ErrOverloaded. Default 16384.
 	QueueSize int
+	// Lanes is how many batches may be in flight at once, each on its own
+	// connection; a channel always uses the same lane. Default 2: with one,
+	// the database idles while the writer prepares the next batch and the
+	// writer idles while the database works (measured on 2 cores: 1 lane
+	// ~170k rows/s, 2 lanes ~260k, 3 lanes no better than 2).
+	Lanes int
 	// Logger receives batch failures; nil means slog.Default().
 	Logger *slog.Logger
 	// Metrics, when set, gets the writer's metrics: batch sizes, commit
@@ -63,13 +69,17 @@ var emptyIDs = []int64{}
 // MessageWriter is a node's group-commit writer of new messages. Channel
 // grains Submit rows; the writer commits them in batches, one transaction per
 // batch, fenced by each channel's owner epoch, and reports every row's outcome
-// once, in submission order for each channel. One batch is in flight at a
-// time, so a channel's rows also become visible in id order.
+// once, in submission order for each channel.
+//
+// Rows go to one of a few lanes by channel. A lane has its own queue and
+// commits one batch at a time, in queue order, so a channel's rows are also
+// committed, and become visible to readers, in submission (id) order; lanes
+// commit concurrently.
 type MessageWriter struct {
 	store *Store
 	cfg   WriterConfig
 	log   *slog.Logger
-	queue chan pendingRow
+	lanes []*writerLane
 	m     *writerMetrics // nil without cfg.Metrics
 
 	// mu guards stopped. Submit holds it shared while it queues a row, so
@@ -81,8 +91,13 @@ type MessageWriter struct {
 	// commit commits a batch's transaction; tests replace it to lose the
 	// answer to a COMMIT.
 	commit func(ctx context.Context, tx pgx.Tx) error
+}
 
-	// Owned by Run's goroutine.
+// writerLane is one queue and its batch; its fields other than queue are
+// owned by the lane's goroutine in Run.
+type writerLane struct {
+	w     *MessageWriter
+	queue chan pendingRow
 	batch []pendingRow
 	errs  []error
 	timer *time.Timer
@@ -106,6 +121,9 @@ func NewMessageWriter(s *Store, cfg WriterConfig) *MessageWriter {
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 16384
 	}
+	if cfg.Lanes <= 0 {
+		cfg.Lanes = 2
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -113,17 +131,37 @@ func NewMessageWriter(s *Store, cfg WriterConfig) *MessageWriter {
 		store:  s,
 		cfg:    cfg,
 		log:    cfg.Logger,
-		queue:  make(chan pendingRow, cfg.QueueSize),
 		commit: func(ctx context.Context, tx pgx.Tx) error { return tx.Commit(ctx) },
-		batch:  make([]pendingRow, 0, cfg.MaxBatch),
-		errs:   make([]error, cfg.MaxBatch),
-		timer:  time.NewTimer(time.Hour),
 	}
-	w.timer.Stop()
+	perLane := (cfg.QueueSize + cfg.Lanes - 1) / cfg.Lanes
+	for range cfg.Lanes {
+		l := &writerLane{
+			w:     w,
+			queue: make(chan pendingRow, perLane),
+			batch: make([]pendingRow, 0, cfg.MaxBatch),
+			errs:  make([]error, cfg.MaxBatch),
+			timer: time.NewTimer(time.Hour),
+		}
+		l.timer.Stop()
+		w.lanes = append(w.lanes, l)
+	}
 	if cfg.Metrics != nil {
-		w.m = newWriterMetrics(cfg.Metrics, w.log, func() float64 { return float64(len(w.queue)) })
+		w.m = newWriterMetrics(cfg.Metrics, w.log, func() float64 {
+			n := 0
+			for _, l := range w.lanes {
+				n += len(l.queue)
+			}
+			return float64(n)
+		})
 	}
 	return w
+}
+
+// lane returns the lane of a channel. Snowflakes' low bits are mostly zero
+// (sequence numbers), so the id is mixed first (Fibonacci hashing).
+func (w *MessageWriter) lane(channelID int64) *writerLane {
+	h := uint64(channelID) * 0x9E3779B97F4A7C15
+	return w.lanes[(h>>32)%uint64(len(w.lanes))]
 }
 
 // Submit queues a new message written under the channel owner epoch. It never
@@ -132,7 +170,7 @@ func NewMessageWriter(s *Store, cfg WriterConfig) *MessageWriter {
 // called exactly once: with nil after the row is committed, or with an error
 // when it definitely was not (ErrFenced, ErrWriterStopped, the database's
 // error), or, rarely, ErrOutcomeUnknown. For the rows of one channel, done is
-// called in submission order. done runs on the writer's goroutine and must not
+// called in submission order. done runs on a writer goroutine and must not
 // block; it may be nil.
 func (w *MessageWriter) Submit(m Message, epoch int64, done func(error)) error {
 	if m.Mentions == nil {
@@ -141,44 +179,53 @@ func (w *MessageWriter) Submit(m Message, epoch int64, done func(error)) error {
 	if m.MentionRoles == nil {
 		m.MentionRoles = emptyIDs
 	}
+	l := w.lane(m.ChannelID)
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.stopped {
 		return ErrWriterStopped
 	}
 	select {
-	case w.queue <- pendingRow{m: m, epoch: epoch, done: done, queued: time.Now()}:
+	case l.queue <- pendingRow{m: m, epoch: epoch, done: done, queued: time.Now()}:
 		return nil
 	default:
 		return ErrOverloaded
 	}
 }
 
-// Run writes batches until ctx ends. It finishes the batch in hand, fails
+// Run writes batches until ctx ends. It finishes the batches in hand, fails
 // every row still queued with ErrWriterStopped, and returns. Call it once.
 func (w *MessageWriter) Run(ctx context.Context) {
-	defer w.stop()
+	var wg sync.WaitGroup
+	for _, l := range w.lanes {
+		wg.Go(func() { l.run(ctx) })
+	}
+	wg.Wait()
+	w.stop()
+}
+
+func (l *writerLane) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
 			return
-		case p := <-w.queue:
-			w.batch = append(w.batch[:0], p)
+		case p := <-l.queue:
+			l.batch = append(l.batch[:0], p)
 		}
-		w.fill(ctx)
-		w.writeBatch(context.WithoutCancel(ctx))
-		clear(w.batch) // drop the references to callbacks and contents
+		l.fill(ctx)
+		l.w.writeBatch(context.WithoutCancel(ctx), l.batch, l.errs[:len(l.batch)])
+		clear(l.batch) // drop the references to callbacks and contents
 	}
 }
 
 // fill adds queued rows to the batch until it is full or its first row has
 // waited MaxDelay.
-func (w *MessageWriter) fill(ctx context.Context) {
-	deadline := w.batch[0].queued.Add(w.cfg.MaxDelay)
-	for len(w.batch) < w.cfg.MaxBatch {
+func (l *writerLane) fill(ctx context.Context) {
+	deadline := l.batch[0].queued.Add(l.w.cfg.MaxDelay)
+	for len(l.batch) < l.w.cfg.MaxBatch {
 		select {
-		case p := <-w.queue:
-			w.batch = append(w.batch, p)
+		case p := <-l.queue:
+			l.batch = append(l.batch, p)
 			continue
 		default:
 		}
@@ -186,42 +233,40 @@ func (w *MessageWriter) fill(ctx context.Context) {
 		if wait <= 0 {
 			return
 		}
-		w.timer.Reset(wait)
+		l.timer.Reset(wait)
 		select {
-		case p := <-w.queue:
-			w.timer.Stop()
-			w.batch = append(w.batch, p)
-		case <-w.timer.C:
+		case p := <-l.queue:
+			l.timer.Stop()
+			l.batch = append(l.batch, p)
+		case <-l.timer.C:
 			return
 		case <-ctx.Done():
-			w.timer.Stop()
+			l.timer.Stop()
 			return
 		}
 	}
 }
 
+// stop refuses further rows and fails the queued ones.
 func (w *MessageWriter) stop() {
 	w.mu.Lock()
 	w.stopped = true
 	w.mu.Unlock()
-	for {
-		select {
-		case p := <-w.queue:
+	for _, l := range w.lanes {
+		for len(l.queue) > 0 {
+			p := <-l.queue
 			if w.m != nil {
 				w.m.failed.Inc()
 			}
 			if p.done != nil {
 				p.done(ErrWriterStopped)
 			}
-		default:
-			return
 		}
 	}
 }
 
-// writeBatch commits w.batch and reports every row's outcome in order.
-func (w *MessageWriter) writeBatch(ctx context.Context) {
-	rows, errs := w.batch, w.errs[:len(w.batch)]
+// writeBatch commits rows and reports every row's outcome in order.
+func (w *MessageWriter) writeBatch(ctx context.Context, rows []pendingRow, errs []error) {
 	start := time.Now()
 	w.write(ctx, rows, errs)
 	if w.m != nil {
@@ -252,7 +297,7 @@ func (w *MessageWriter) writeBatch(ctx context.Context) {
 // alone: its transaction rolled back, so a retry cannot duplicate anything,
 // and one bad row does not fail hundreds of good ones.
 func (w *MessageWriter) write(ctx context.Context, rows []pendingRow, errs []error) {
-	err, definite := w.tryWrite(ctx, rows, errs)
+	definite, err := w.tryWrite(ctx, rows, errs)
 	if err == nil {
 		return
 	}
@@ -262,8 +307,12 @@ func (w *MessageWriter) write(ctx context.Context, rows []pendingRow, errs []err
 		w.write(ctx, rows[mid:], errs[mid:])
 		return
 	}
-	if len(rows) == 1 || !rowFault(err) {
+	switch {
+	case !rowFault(err):
 		w.log.Error("message batch failed", slog.Int("rows", len(rows)), slog.Bool("definite", definite), slog.Any("error", err))
+	case len(rows) == 1:
+		w.log.Warn("message refused by the database", slog.Int64("id", rows[0].m.ID),
+			slog.Int64("channel", rows[0].m.ChannelID), slog.Any("error", err))
 	}
 	for i := range errs {
 		if errs[i] == nil {
@@ -302,13 +351,13 @@ var messageCopyColumns = []string{"id", "channel_id", "guild_id", "author_id", "
 // stale epoch get ErrFenced in errs; an error for the whole batch is
 // returned, with definite false when the outcome of its COMMIT could not be
 // established (errs then already holds each row's outcome).
-func (w *MessageWriter) tryWrite(ctx context.Context, rows []pendingRow, errs []error) (err error, definite bool) {
+func (w *MessageWriter) tryWrite(ctx context.Context, rows []pendingRow, errs []error) (definite bool, err error) {
 	clear(errs)
 	ctx, cancel := context.WithTimeout(ctx, writerCommitTimeout)
 	defer cancel()
 	tx, err := w.store.pool.Begin(ctx)
 	if err != nil {
-		return err, true
+		return true, err
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
 
@@ -324,7 +373,7 @@ func (w *MessageWriter) tryWrite(ctx context.Context, rows []pendingRow, errs []
 	}
 	res, err := tx.Query(ctx, fenceSQL, chans, epochs, ids)
 	if err != nil {
-		return err, true
+		return true, err
 	}
 	current := make(map[int64]int64, len(maxID))
 	var channel, epoch, xid int64
@@ -332,7 +381,7 @@ func (w *MessageWriter) tryWrite(ctx context.Context, rows []pendingRow, errs []
 		current[channel] = epoch
 		return nil
 	}); err != nil {
-		return err, true
+		return true, err
 	}
 	valid := 0
 	for i := range rows {
@@ -344,19 +393,19 @@ func (w *MessageWriter) tryWrite(ctx context.Context, rows []pendingRow, errs []
 		valid++
 	}
 	if valid == 0 {
-		return nil, true
+		return true, nil
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"messages"}, messageCopyColumns, newMessageSource(rows, errs)); err != nil {
-		return err, true
+		return true, err
 	}
 	if err := w.commit(ctx, tx); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) || errors.Is(err, pgx.ErrTxCommitRollback) {
-			return err, true // the server answered: rolled back
+			return true, err // the server answered: rolled back
 		}
-		return w.resolve(ctx, xid, rows, errs, err), false
+		return false, w.resolve(ctx, xid, len(rows), err)
 	}
-	return nil, true
+	return true, nil
 }
 
 func fenceError(channel, epoch, current int64, owned bool) error {
@@ -370,7 +419,7 @@ func fenceError(channel, epoch, current int64, owned bool) error {
 // committed: the rows not fenced then succeed, or all fail with cause. It
 // polls pg_xact_status on another connection (the old backend may still be
 // finishing) and gives up after writerResolveTimeout with ErrOutcomeUnknown.
-func (w *MessageWriter) resolve(ctx context.Context, xid int64, rows []pendingRow, errs []error, cause error) error {
+func (w *MessageWriter) resolve(ctx context.Context, xid int64, rows int, cause error) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writerResolveTimeout)
 	defer cancel()
 	for {
@@ -378,7 +427,7 @@ func (w *MessageWriter) resolve(ctx context.Context, xid int64, rows []pendingRo
 		err := w.store.pool.QueryRow(ctx, `SELECT pg_xact_status($1::bigint::text::xid8)`, xid).Scan(&status)
 		switch {
 		case err == nil && status != nil && *status == "committed":
-			w.log.Warn("message batch commit got no answer but committed", slog.Int("rows", len(rows)), slog.Any("error", cause))
+			w.log.Warn("message batch commit got no answer but committed", slog.Int("rows", rows), slog.Any("error", cause))
 			return nil
 		case err == nil && status != nil && *status == "aborted":
 			return fmt.Errorf("commit failed: %w", cause)

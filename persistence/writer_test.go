@@ -157,8 +157,8 @@ func TestWriterFencesStaleEpochs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Queued before Run starts and a long MaxDelay: one batch.
-	w := persistence.NewMessageWriter(s, persistence.WriterConfig{MaxDelay: time.Second, MaxBatch: 4, Logger: quiet})
+	// Queued before Run starts, one lane, MaxBatch = the rows: one batch.
+	w := persistence.NewMessageWriter(s, persistence.WriterConfig{MaxDelay: time.Second, MaxBatch: 4, Lanes: 1, Logger: quiet})
 	o := newOutcomes()
 	_ = o.submit(w, msg(1, 1, "old owner"), old)
 	_ = o.submit(w, msg(2, 2, "other channel"), other)
@@ -233,7 +233,7 @@ func TestWriterOverloaded(t *testing.T) {
 	if _, err := lock.Exec(ctx, `SELECT 1 FROM channel_owners WHERE channel_id = 1 FOR UPDATE`); err != nil {
 		t.Fatal(err)
 	}
-	w := startWriter(t, s, persistence.WriterConfig{QueueSize: 2, MaxBatch: 1, MaxDelay: -1})
+	w := startWriter(t, s, persistence.WriterConfig{QueueSize: 2, MaxBatch: 1, MaxDelay: -1, Lanes: 1})
 	o := newOutcomes()
 	var accepted []int64
 	overloaded := false

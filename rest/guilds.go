@@ -159,6 +159,11 @@ func (s *Server) guildHandler(r guildRoute) gin.HandlerFunc {
 				writeError(c, e)
 				return
 			}
+			if id == 0 {
+				// A DM channel: its channel grain serves it.
+				s.dmChannelRoute(c, r.op)
+				return
+			}
 			req.GuildID = id
 		case byInvite:
 			id, err := s.cfg.Lookup.InviteGuild(ctx, c.Param("code"))
@@ -220,6 +225,7 @@ func writeGrain(c *gin.Context, resp actors.GuildResponse) {
 	c.Data(resp.Status, "application/json", resp.Body)
 }
 
+// channelGuild is the guild of channel raw, 0 for a DM channel.
 func (s *Server) channelGuild(ctx context.Context, raw string) (int64, *discord.Error) {
 	id, err := snowflake.Parse(raw)
 	if err != nil {
@@ -235,9 +241,6 @@ func (s *Server) channelGuild(ctx context.Context, raw string) (int64, *discord.
 	case err != nil:
 		s.cfg.Logger.Error("looking up channel failed", "error", err)
 		return 0, discord.ErrUnavailable
-	case g == 0:
-		// DM channels are not served by guild grains.
-		return 0, discord.ErrUnknownChannel
 	}
 	s.channels.m.Store(int64(id), g)
 	return g, nil

@@ -142,6 +142,7 @@ func (s *Server) mountAPI(g *gin.RouterGroup, native bool) {
 	authed.GET("/users/:user_id", s.getUser)
 	s.mountGuilds(authed)
 	s.mountMessages(authed, native)
+	s.mountDMs(authed)
 }
 
 func (s *Server) mountAuth(g *gin.RouterGroup) {
