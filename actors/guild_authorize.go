@@ -7,7 +7,6 @@ import (
 
 	"github.com/accordchat/accord/discord"
 	"github.com/accordchat/accord/permissions"
-	"github.com/accordchat/accord/persistence"
 	"github.com/accordchat/accord/snowflake"
 )
 
@@ -136,13 +135,4 @@ func (st *guildState) resolveMentions(a *ChannelAuthz, content string, allowed *
 	if parse["everyone"] && canEveryone && (strings.Contains(content, "@everyone") || strings.Contains(content, "@here")) {
 		a.MentionEveryone = true
 	}
-}
-
-// memberUser returns the member view of a member of the guild.
-func (st *guildState) memberUser(id int64) (persistence.MemberUser, bool) {
-	m := st.members[id]
-	if m == nil {
-		return persistence.MemberUser{}, false
-	}
-	return m.User, true
 }

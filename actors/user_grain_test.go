@@ -116,6 +116,8 @@ func TestUserGrain(t *testing.T) {
 		Users:           f.store,
 		Passwords:       f.hasher,
 		Guilds:          st,
+		Channels:        st,
+		Writer:          testWriter(t, st),
 		IDs:             testIDs(),
 		Logger:          logger,
 		RequestTimeout:  3 * time.Second,
@@ -144,7 +146,7 @@ func TestUserGrain(t *testing.T) {
 	if m := provider.Members(); len(m) != 1 || m[0].ID != sys.ID() || m[0].RemoteAddr != sys.Address() {
 		t.Fatalf("provider members = %+v, want this node at %s", m, sys.Address())
 	}
-	if _, err := Start(ctx, Config{Provider: cluster.New(cluster.Config{}), Users: f.store, Passwords: f.hasher, Guilds: st, IDs: testIDs()}); !errors.Is(err, ErrAlreadyRunning) {
+	if _, err := Start(ctx, Config{Provider: cluster.New(cluster.Config{}), Users: f.store, Passwords: f.hasher, Guilds: st, IDs: testIDs(), Channels: st, Writer: testWriter(t, st)}); !errors.Is(err, ErrAlreadyRunning) {
 		t.Fatalf("second Start = %v, want ErrAlreadyRunning", err)
 	}
 
@@ -441,6 +443,8 @@ func TestRestartAndStoreFailure(t *testing.T) {
 		Users:     st,
 		Passwords: password.NewHasher(password.DefaultParams, 0),
 		Guilds:    st,
+		Channels:  st,
+		Writer:    testWriter(t, st),
 		IDs:       testIDs(),
 		Logger:    logger,
 	})
@@ -464,4 +468,14 @@ func testIDs() *snowflake.Generator {
 	g := snowflake.NewGenerator(nil)
 	g.SetLease(1, time.Now().Add(24*time.Hour))
 	return g
+}
+
+// testWriter runs a message writer on st for the test's duration.
+func testWriter(t *testing.T, st *persistence.Store) *persistence.MessageWriter {
+	w := persistence.NewMessageWriter(st, persistence.WriterConfig{Logger: quietLogger()})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return w
 }
