@@ -125,6 +125,13 @@ func createMessage(c *ccall) (reply, *discord.Error) {
 		return reply{}, discord.Invalid("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")
 	}
 	g := c.g
+	// A 1:1 DM needs a guild in common, as when it was opened (friends
+	// come later).
+	if g.guildID == 0 && g.dmType() == discord.ChannelDM {
+		if e := g.checkDMPeer(c.actor); e != nil {
+			return reply{}, e
+		}
+	}
 	// A retried send with the same nonce gets the first message.
 	if hasNonce && body.EnforceNonce {
 		if ent := g.nonces.get(c.actor, nonce, c.now); ent != nil {
@@ -497,3 +504,23 @@ func (n *nonceCache) put(author int64, nonce string, e *nonceEntry) {
 }
 
 func (n *nonceCache) drop(author int64, nonce string) { delete(n.m, nonceKey(author, nonce)) }
+
+// checkDMPeer refuses a send in a 1:1 DM whose two users no longer share a
+// guild (50007), as Discord does for users who are not friends.
+func (g *channelGrain) checkDMPeer(actor int64) *discord.Error {
+	for _, peer := range g.dm {
+		if peer == actor {
+			continue
+		}
+		ctx, cancel := g.storeCtx()
+		ok, err := g.sys.cfg.Channels.SharesGuild(ctx, actor, peer)
+		cancel()
+		if err != nil {
+			return errStore
+		}
+		if !ok {
+			return discord.ErrCannotDM
+		}
+	}
+	return nil
+}

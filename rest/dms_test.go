@@ -393,3 +393,22 @@ func TestGroupDM(t *testing.T) {
 	}
 	expect(t, e.do(t, "GET", "/api/v10/channels/"+ch, auth(m[0]), nil), 404, 10003)
 }
+
+// TestDMNeedsSharedGuildToSend: once the two users share no guild, a send
+// in their existing DM is refused with 50007 and nothing is stored.
+func TestDMNeedsSharedGuildToSend(t *testing.T) {
+	e := testEnv(t)
+	a, b := e.register(t), e.register(t)
+	g := e.createGuild(t, a, "Common ground")
+	e.join(t, g, b)
+	dm := expect(t, e.do(t, "POST", "/api/v10/users/@me/channels", "Bearer "+a.access, map[string]any{"recipient_id": b.id}), 200, -1)
+	ch := dm.body["id"].(string)
+	expect(t, e.send(t, b, ch, map[string]any{"content": "hi"}), 200, -1)
+	expect(t, e.do(t, "DELETE", "/api/v10/users/@me/guilds/"+g.id, "Bearer "+b.access, nil), 204, -1)
+	expect(t, e.send(t, b, ch, map[string]any{"content": "still there?"}), 403, 50007)
+	expect(t, e.send(t, a, ch, map[string]any{"content": "hello?"}), 403, 50007)
+	var n int
+	if err := e.store.Pool().QueryRow(t.Context(), `SELECT count(*) FROM messages WHERE channel_id = $1`, ch).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("%d messages stored, want 1", n)
+	}
+}
