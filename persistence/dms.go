@@ -123,13 +123,10 @@ func (s *Store) RemoveGroupDMRecipient(ctx context.Context, epoch, channelID, us
 // deleting its row waits for message batches that hold it and fences out
 // later ones, so the message delete that follows sees every committed row.
 func deleteDMChannel(ctx context.Context, tx pgx.Tx, channelID int64, out *GroupDMRemoval) error {
-	b := &pgx.Batch{}
-	b.Queue(`DELETE FROM channel_owners WHERE channel_id = $1`, channelID)
-	b.Queue(`DELETE FROM messages WHERE channel_id = $1`, channelID)
-	b.Queue(`DELETE FROM reactions WHERE channel_id = $1`, channelID)
-	b.Queue(`DELETE FROM message_edits WHERE channel_id = $1`, channelID)
-	b.Queue(`DELETE FROM channels WHERE id = $1`, channelID)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	if err := purgeChannels(ctx, tx, []int64{channelID}); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM channels WHERE id = $1`, channelID); err != nil {
 		return err
 	}
 	out.OwnerID, out.Deleted = 0, true

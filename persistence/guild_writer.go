@@ -53,6 +53,17 @@ func (w *GuildWriter) UpdateGuild(g Guild) error {
 
 // DeleteGuild deletes the guild and, by cascade, everything it owns.
 func (w *GuildWriter) DeleteGuild(id int64) error {
+	rows, err := w.tx.Query(w.ctx, `SELECT id FROM channels WHERE guild_id = $1`, id)
+	if err != nil {
+		return err
+	}
+	channels, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return err
+	}
+	if err := purgeChannels(w.ctx, w.tx, channels); err != nil {
+		return err
+	}
 	return w.exec(`DELETE FROM guilds WHERE id = $1`, id)
 }
 
@@ -103,8 +114,12 @@ func (w *GuildWriter) PutChannel(c Channel) error {
 		c.ID, c.GuildID, c.Type, c.Name, c.Topic, c.Position, nullID(c.ParentID), c.NSFW, c.RateLimitPerUser, bitrate, userLimit, c.CreatedAt)
 }
 
-// DeleteChannel deletes a channel with its overwrites and invites.
+// DeleteChannel deletes a channel with its overwrites, invites and
+// messages, fencing out its channel grain.
 func (w *GuildWriter) DeleteChannel(id int64) error {
+	if err := purgeChannels(w.ctx, w.tx, []int64{id}); err != nil {
+		return err
+	}
 	return w.exec(`DELETE FROM channels WHERE id = $1`, id)
 }
 

@@ -220,14 +220,7 @@ func (s *Store) DeleteMessages(ctx context.Context, epoch, channelID int64, ids 
 // heard of the deletion lands afterwards.
 func (s *Store) DeleteChannelMessages(ctx context.Context, channelID int64) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		b.Queue(`INSERT INTO channel_owners (channel_id, epoch) VALUES ($1, 1)
-			ON CONFLICT (channel_id) DO UPDATE SET epoch = channel_owners.epoch + 1`, channelID)
-		// By message id, which reactions and message_edits are indexed on.
-		b.Queue(`WITH d AS (DELETE FROM messages WHERE channel_id = $1 RETURNING id),
-			r AS (DELETE FROM reactions WHERE message_id IN (SELECT id FROM d))
-			DELETE FROM message_edits WHERE message_id IN (SELECT id FROM d)`, channelID)
-		return tx.SendBatch(ctx, b).Close()
+		return purgeChannels(ctx, tx, []int64{channelID})
 	})
 	if err != nil {
 		return fmt.Errorf("persistence: delete channel messages: %w", err)
@@ -551,4 +544,21 @@ func (s *Store) SharesGuild(ctx context.Context, a, b int64) (bool, error) {
 		return false, fmt.Errorf("persistence: shares guild: %w", err)
 	}
 	return shared, nil
+}
+
+// purgeChannels deletes the messages of channels (with their reactions and
+// edits) and bumps their owner epochs, so any activation still holding the
+// old epoch is fenced out; epochs are never reused.
+func purgeChannels(ctx context.Context, tx pgx.Tx, channelIDs []int64) error {
+	if len(channelIDs) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO channel_owners (channel_id, epoch) SELECT unnest($1::bigint[]), 1
+		ON CONFLICT (channel_id) DO UPDATE SET epoch = channel_owners.epoch + 1`, channelIDs)
+	// By message id, which reactions and message_edits are indexed on.
+	b.Queue(`WITH d AS (DELETE FROM messages WHERE channel_id = ANY($1) RETURNING id),
+		r AS (DELETE FROM reactions WHERE message_id IN (SELECT id FROM d))
+		DELETE FROM message_edits WHERE message_id IN (SELECT id FROM d)`, channelIDs)
+	return tx.SendBatch(ctx, b).Close()
 }

@@ -55,10 +55,12 @@ func (e *env) rxHider(t *testing.T, g guild) account {
 
 var rxDMSeq atomic.Int64
 
-// rxDM makes a 1:1 DM channel of a and b in the store (the DM endpoints are
-// not part of this package's REST yet) and returns its id.
+// rxDM makes a 1:1 DM channel of a and b (sharing a guild) in the store and
+// returns its id.
 func (e *env) rxDM(t *testing.T, a, b account) string {
 	t.Helper()
+	// A 1:1 DM needs a guild in common to send in.
+	e.join(t, e.createGuild(t, a, "dm common ground"), b)
 	// Worker 0 is never leased to the test node's generator: no collision.
 	id := int64(snowflake.FromTime(time.Now())) + rxDMSeq.Add(1)
 	ch, _, err := e.store.DMChannelFor(t.Context(), id64(t, a.id), id64(t, b.id), id)
