@@ -76,9 +76,13 @@ func TestGroupDMMembership(t *testing.T) {
 		t.Fatalf("deleted channel: %v", err)
 	}
 	var n int
-	if err := s.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM messages WHERE channel_id = 700)
-		+ (SELECT count(*) FROM channel_owners WHERE channel_id = 700)`).Scan(&n); err != nil || n != 0 {
-		t.Fatalf("%d rows left (%v)", n, err)
+	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM messages WHERE channel_id = 700`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d messages left (%v)", n, err)
+	}
+	// The epoch moved on (never reused), fencing the old owner out.
+	var current int64
+	if err := s.Pool().QueryRow(ctx, `SELECT epoch FROM channel_owners WHERE channel_id = 700`).Scan(&current); err != nil || current <= epoch {
+		t.Fatalf("epoch after delete %d (%v), want > %d", current, err, epoch)
 	}
 	// Writes of the old owner are fenced out.
 	if errs := submitAll(t, s, epoch, msg(700, 2, "ghost")); !errors.Is(errs[0], persistence.ErrFenced) {
