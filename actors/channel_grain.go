@@ -317,23 +317,7 @@ func (c *ccall) emit(typ string, data any, recipients []int64) {
 }
 
 // decode reads the JSON body into v.
-func (c *ccall) decode(v any) *discord.Error {
-	if len(c.req.GetBody()) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(c.req.GetBody(), v); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
-			field := typeErr.Field
-			if field == "" {
-				field = "_body"
-			}
-			return discord.Invalid(field, "BASE_TYPE_INVALID", "Value has the wrong type.")
-		}
-		return discord.ErrInvalidJSON
-	}
-	return nil
-}
+func (c *ccall) decode(v any) *discord.Error { return decodeBody(c.req.GetBody(), v) }
 
 func (c *ccall) messageID() (int64, *discord.Error) {
 	id, err := strconv.ParseInt(c.params["message_id"], 10, 64)

@@ -192,13 +192,16 @@ func (c *gcall) emit(typ string, channelID int64, data any, recipients []int64) 
 	c.g.sys.cfg.Fanout.Publish(Event{Type: typ, GuildID: c.g.id, ChannelID: channelID, Data: b, Recipients: recipients})
 }
 
-// decode reads the JSON body into v: 50109 for malformed JSON, 50035 for a
-// value of the wrong type.
-func (c *gcall) decode(v any) *discord.Error {
-	if len(c.body) == 0 {
+// decode reads the JSON body into v (see decodeBody).
+func (c *gcall) decode(v any) *discord.Error { return decodeBody(c.body, v) }
+
+// decodeBody reads a grain call's JSON body into v: nothing for an empty
+// body, 50109 for malformed JSON, 50035 for a value of the wrong type.
+func decodeBody(body []byte, v any) *discord.Error {
+	if len(body) == 0 {
 		return nil
 	}
-	if err := json.Unmarshal(c.body, v); err != nil {
+	if err := json.Unmarshal(body, v); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
 			field := typeErr.Field
