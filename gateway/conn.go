@@ -197,8 +197,9 @@ func (c *conn) serve() {
 			if code == 1005 || code == 1006 || code == 1015 || code < 1000 {
 				code = 1000
 			}
+			// Both sides sent theirs: the connection ends once the
+			// answer is written (cleanup waits for the writer).
 			c.close(&CloseError{Code: code})
-			c.drain()
 			return
 		case ws.OpText:
 			err = c.handle(p)
@@ -218,9 +219,10 @@ func (c *conn) serve() {
 	}
 }
 
-// drain discards what the peer still sends until it closes or the close
-// grace passes, so that closing the socket does not reset it before the
-// peer read our close frame.
+// drain reads what the peer still sends, ignoring it, until the peer
+// answers our close frame or closes, or the close grace passes: closing the
+// socket with unread bytes would reset it before the peer read our close
+// frame.
 func (c *conn) drain() {
 	c.fr.release()
 	c.mu.Lock()
@@ -230,13 +232,32 @@ func (c *conn) drain() {
 	}
 	c.mu.Unlock()
 	c.setReadDeadline()
-	_, _ = io.Copy(io.Discard, c.br)
+	if n := c.fr.skip; n > 0 {
+		c.fr.skip = 0
+		if _, err := io.CopyN(io.Discard, c.br, n); err != nil {
+			return
+		}
+	}
+	for {
+		op, _, err := c.fr.next()
+		c.fr.release()
+		switch {
+		case err == nil && op == ws.OpClose:
+			return
+		case errors.Is(err, errTooLarge), errors.Is(err, errProtocol):
+			_, _ = io.Copy(io.Discard, c.br)
+			return
+		case err != nil:
+			return
+		}
+	}
 }
 
 // cleanup runs when the reader ends: the session loses its connection (and
 // stays resumable), the socket closes, the writer stops.
 func (c *conn) cleanup() {
-	_ = c.nc.Close()
+	// The writer finishes first (a close frame goes out); its writes are
+	// bounded by their deadlines.
 	c.mu.Lock()
 	c.dead = true
 	for c.writing {
@@ -245,6 +266,7 @@ func (c *conn) cleanup() {
 	clear(c.queue)
 	c.queue, c.spare = nil, nil
 	c.mu.Unlock()
+	_ = c.nc.Close()
 	c.fr.release()
 	if ss := c.sess; ss != nil && ss.detach(c, time.Now()) {
 		c.srv.presence.changed(ss.userID)

@@ -37,6 +37,8 @@ type frameReader struct {
 	ctl    [125]byte
 	msg    *[]byte   // the message being read, from msgPool; nil between messages
 	fragOp ws.OpCode // the opcode of the fragmented message in progress, 0 if none
+	// skip is the unread payload of the frame errTooLarge refused.
+	skip int64
 }
 
 func newFrameReader(r io.Reader, max int) *frameReader {
@@ -85,6 +87,7 @@ func (fr *frameReader) next() (ws.OpCode, []byte, error) {
 		buf := *fr.msg
 		n := len(buf)
 		if h.Length > int64(fr.max-n) {
+			fr.skip = h.Length
 			return 0, nil, errTooLarge
 		}
 		buf = buf[:n+int(h.Length)]
