@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bufio"
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
@@ -15,14 +14,13 @@ import (
 	"github.com/gobwas/ws"
 )
 
-// conn is one WebSocket connection. Its reader runs in the goroutine that
-// upgraded it (the HTTP handler's); a writer goroutine runs only while
-// frames are queued. An idle identified connection therefore costs one
-// goroutine.
+// conn is one WebSocket connection. Its reader runs in one goroutine; a
+// writer goroutine runs only while frames are queued. An idle identified
+// connection therefore costs one goroutine.
 type conn struct {
 	srv  *Server
 	nc   net.Conn
-	br   *bufio.Reader
+	br   io.Reader // the socket, after any bytes that came with the handshake
 	fr   *frameReader
 	v    int    // the API version asked for (9 or 10)
 	zlib bool   // compress=zlib-stream
@@ -53,7 +51,7 @@ type conn struct {
 	zbuf *bytes.Buffer
 }
 
-func newConn(srv *Server, nc net.Conn, br *bufio.Reader) *conn {
+func newConn(srv *Server, nc net.Conn, br io.Reader) *conn {
 	c := &conn{srv: srv, nc: nc, br: br, lastBeat: time.Now()}
 	c.idle = sync.NewCond(&c.mu)
 	c.fr = newFrameReader(br, srv.cfg.MaxPayload)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -655,22 +656,38 @@ func TestDrainSendsReconnect(t *testing.T) {
 func TestGoroutinesPerIdleConnection(t *testing.T) {
 	e := testEnv(t)
 	a := e.register(t)
-	const n = 50
-	settle := func() int {
+	const n = 200
+	type sample struct {
+		goroutines  int
+		heap, stack uint64
+	}
+	settle := func() sample {
 		time.Sleep(200 * time.Millisecond)
-		return runtimeGoroutines()
+		// Stacks shrink by half per collection once mostly unused.
+		for range 4 {
+			runtime.GC()
+		}
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return sample{runtime.NumGoroutine(), ms.HeapInuse, ms.StackInuse}
 	}
 	before := settle()
+	clients := make([]*client, 0, n)
 	for range n {
 		c := e.connect(t)
 		c.identify(a.access, nil)
+		clients = append(clients, c)
 	}
 	after := settle()
-	per := float64(after-before) / n
-	t.Logf("goroutines per idle identified connection: %.2f (server side and the test's client side has none)", per)
+	per := float64(after.goroutines-before.goroutines) / n
+	// The test's clients hold a socket and a bufio.Reader each, so the
+	// memory figure is an upper bound of the server's share.
+	t.Logf("per idle identified connection: %.2f goroutines, %.1f KiB heap, %.1f KiB stacks (server and test client)",
+		per, float64(after.heap-before.heap)/n/1024, float64(after.stack-before.stack)/n/1024)
 	if per > 1.1 {
 		t.Fatalf("%.2f goroutines per idle connection", per)
 	}
+	runtime.KeepAlive(clients)
 }
 
 func isTimeout(err error) bool {

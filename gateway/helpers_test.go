@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"encoding/binary"
-	"runtime"
 	"time"
 
 	"github.com/accordchat/accord/actors"
@@ -28,4 +27,4 @@ func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
 }
 
-func runtimeGoroutines() int { return runtime.NumGoroutine() }
+

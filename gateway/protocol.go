@@ -88,7 +88,6 @@ func closeOf(err error) *CloseError {
 // null, as Discord's do.
 var (
 	payloadHeartbeatACK   = []byte(`{"t":null,"s":null,"op":11,"d":null}`)
-	payloadHeartbeat      = []byte(`{"t":null,"s":null,"op":1,"d":null}`)
 	payloadReconnect      = []byte(`{"t":null,"s":null,"op":7,"d":null}`)
 	payloadInvalidSession = []byte(`{"t":null,"s":null,"op":9,"d":false}`)
 )

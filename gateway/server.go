@@ -30,8 +30,10 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -122,25 +124,41 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "this node is draining; connect to another", http.StatusServiceUnavailable)
 		return
 	}
-	s.wg.Add(1)
+	s.wg.Add(1) // the connection's reader, below
 	s.mu.Unlock()
-	defer s.wg.Done()
 
 	nc, rw, _, err := s.upgrader.Upgrade(r, w)
 	if err != nil {
+		s.wg.Done()
 		if nc != nil {
 			_ = nc.Close()
 		}
 		return
 	}
-	c := newConn(s, nc, rw.Reader)
+	// Client commands are rare: read them straight from the socket, so an
+	// idle connection keeps no read buffer (only bytes the client sent
+	// along with the handshake are kept).
+	var rd io.Reader = nc
+	if n := rw.Reader.Buffered(); n > 0 {
+		early, _ := rw.Reader.Peek(n)
+		rd = io.MultiReader(bytes.NewReader(bytes.Clone(early)), nc)
+	}
+	c := newConn(s, nc, rd)
 	c.v, c.zlib, c.badVersion = v, zlibStream, badVersion
 	c.url = s.publicURL(r)
 	if !s.track(c) {
+		s.wg.Done()
 		_ = nc.Close()
 		return
 	}
-	c.serve()
+	// The reader runs in its own goroutine and the handler returns, so
+	// that net/http frees what it keeps per request (its buffers, the
+	// request, the response) instead of holding it for the connection's
+	// life.
+	go func() {
+		defer s.wg.Done()
+		c.serve()
+	}()
 }
 
 // publicURL is the gateway's URL for resume_gateway_url.
