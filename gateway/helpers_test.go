@@ -26,5 +26,3 @@ func writeClientClose(c *client, code int) error {
 func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
 }
-
-
