@@ -141,12 +141,6 @@ func parseCommand(p []byte) (command, error) {
 	return command{Op: *raw.Op, D: raw.D}, nil
 }
 
-// isNull reports whether d is absent or JSON null.
-func isNull(d json.RawMessage) bool {
-	d = bytes.TrimSpace(d)
-	return len(d) == 0 || string(d) == "null"
-}
-
 // decodeData decodes a command's "d" object into v: ErrDecode when it is
 // missing, not an object or of the wrong shape.
 func decodeData(d json.RawMessage, v any) error {

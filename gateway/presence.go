@@ -69,14 +69,6 @@ func newPresences(s *Server) *presences {
 		dirty: map[int64]struct{}{}, announced: map[int64]shown{}, wake: make(chan struct{}, 1)}
 }
 
-// of returns the presence others see for userID.
-func (p *presences) of(userID int64) (shown, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	sh, ok := p.online[userID]
-	return sh, ok
-}
-
 // current computes userID's presence from their sessions here; connected is
 // false when none has a connection.
 func (p *presences) current(userID int64) (sh shown, connected bool) {

@@ -236,12 +236,26 @@ func (s *Server) Drain(ctx context.Context) {
 	}
 }
 
-// Shutdown drains (bounded by ctx), closes every connection and stops the
-// server's goroutines. It is idempotent.
+// Shutdown closes every connection (op 7, then close 4000: clients resume
+// elsewhere), waits a close grace for them to go, and stops the server's
+// goroutines; ctx bounds it all. Call Drain first for a gentler exit. It is
+// idempotent.
 func (s *Server) Shutdown(ctx context.Context) error {
-	drainCtx, cancel := context.WithCancel(ctx)
+	s.draining.Store(true)
+	for _, c := range s.liveConns() {
+		c.send(outFrame{body: payloadReconnect})
+		c.close(ErrUnknown)
+	}
+	grace, cancel := context.WithTimeout(ctx, s.cfg.CloseGrace)
 	defer cancel()
-	s.Drain(drainCtx)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for s.Connections() > 0 && grace.Err() == nil {
+		select {
+		case <-grace.Done():
+		case <-tick.C:
+		}
+	}
 	s.mu.Lock()
 	s.stopped = true
 	s.mu.Unlock()
