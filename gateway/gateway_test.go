@@ -694,3 +694,37 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+func TestDirectMessages(t *testing.T) {
+	e := testEnv(t)
+	a, b := e.register(t), e.register(t)
+	g := e.createGuild(t, a, "Common ground")
+	e.join(t, g, b)
+	bc := e.connect(t)
+	bc.identify(b.access, nil)
+	bc.dispatch("GUILD_CREATE")
+	dm := expect(t, e.do(t, "POST", "/api/v10/users/@me/channels", a.auth(), map[string]any{"recipient_id": b.id}), 200)
+	dmID := dm.body["id"].(string)
+	id := e.send(t, a, dmID, "psst")
+	m := bc.dispatch("MESSAGE_CREATE", "CHANNEL_CREATE")
+	if d := m.data(t); d["id"] != id || d["guild_id"] != nil || d["channel_id"] != dmID {
+		t.Fatalf("DM MESSAGE_CREATE: %s", m.D)
+	}
+	// A new session lists the DM in READY, and a session without
+	// DIRECT_MESSAGES does not get DM messages.
+	c := e.connect(t)
+	ready := c.identify(b.access, map[string]any{"intents": IntentGuilds | IntentGuildMessages}).data(t)
+	found := false
+	for _, ch := range ready["private_channels"].([]any) {
+		found = found || ch.(map[string]any)["id"] == dmID
+	}
+	if !found {
+		t.Fatalf("private_channels %v lack %s", ready["private_channels"], dmID)
+	}
+	c.dispatch("GUILD_CREATE")
+	e.send(t, a, dmID, "not for this session")
+	id2 := e.send(t, a, g.general, "guild message")
+	if d := c.dispatch("MESSAGE_CREATE").data(t); d["id"] != id2 {
+		t.Fatalf("session without DIRECT_MESSAGES got %v", d)
+	}
+}
