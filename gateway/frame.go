@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/gobwas/ws"
@@ -90,7 +91,7 @@ func (fr *frameReader) next() (ws.OpCode, []byte, error) {
 			fr.skip = h.Length
 			return 0, nil, errTooLarge
 		}
-		buf = buf[:n+int(h.Length)]
+		buf = slices.Grow(buf, int(h.Length))[:n+int(h.Length)]
 		*fr.msg = buf
 		if _, err := io.ReadFull(fr.r, buf[n:]); err != nil {
 			return 0, nil, err

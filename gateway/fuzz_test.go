@@ -159,3 +159,15 @@ func TestFrameReaderLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestFrameReaderLargerLimit reads a message bigger than the pooled buffers
+// when MaxPayload allows it.
+func TestFrameReaderLargerLimit(t *testing.T) {
+	msg := bytes.Repeat([]byte("b"), 6000)
+	fr := newFrameReader(bytes.NewReader(clientFrame(ws.OpText, true, msg)), 10000)
+	op, p, err := fr.next()
+	if err != nil || op != ws.OpText || !bytes.Equal(p, msg) {
+		t.Fatalf("op %v, %d bytes, err %v", op, len(p), err)
+	}
+	fr.release()
+}
