@@ -24,9 +24,14 @@
 //     every event they are entitled to); bots must give them, and only
 //     bots' content is gated by MESSAGE_CONTENT.
 //
-// Goroutines: each connection has its reader (the upgrading HTTP handler's
-// goroutine) and, only while frames are queued, one writer; the server has
-// a sweeper and a presence worker. All stop in Shutdown.
+// Goroutines: each connection has its reader and, only while frames are
+// queued, one writer; the server has a sweeper and a presence worker. All
+// stop in Shutdown. Measured (TestGoroutinesPerIdleConnection): one
+// goroutine per idle identified connection, ~4 KiB of stack; its heap is
+// the conn and session structs and the replay buffer (READY, GUILD_CREATEs),
+// no read or write buffer (both are pooled per message or batch). Reaching
+// Discord-scale memory per idle connection needs a netpoller instead of a
+// blocked reader goroutine; that is left for the benchmark work.
 package gateway
 
 import (
