@@ -6,8 +6,8 @@ GOLANGCI_VERSION := v2.15.0
 
 # Packages that start a protoactor cluster run without the race detector:
 # protoactor-go itself trips it. Everything else runs with -race.
-CLUSTER_PKGS := ./actors/... ./rest/... ./cmd/...
-RACE_PKGS = $(shell $(GO) list ./... | grep -v -E '/(actors|rest|cmd)(/|$$)')
+CLUSTER_PKGS := ./actors/... ./rest/... ./gateway/... ./cmd/...
+RACE_PKGS = $(shell $(GO) list ./... | grep -v -E '/(actors|rest|gateway|cmd)(/|$$)')
 
 .PHONY: build run test bench lint generate tidy-check deps-proto
 
@@ -22,11 +22,13 @@ test:
 	$(GO) test -race -count=1 $(RACE_PKGS)
 	$(GO) test -count=1 -p 1 $(CLUSTER_PKGS)
 
-# Hot-path figures: permission computation, snowflakes, token checks.
+# Hot-path figures: permission computation, snowflakes, token checks, gateway
+# fan-out to 1/100/1000 local sessions.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./permissions/ ./snowflake/ ./token/
 	$(GO) test -run '^$$' -bench 'Writer|PlainCopy' -benchmem ./persistence/
 	$(GO) test -run '^$$' -bench MessagePath -benchtime 1x ./rest/
+	$(GO) test -run '^$$' -bench Fanout -benchmem ./gateway/
 
 # protoc comes from Debian; the Go plugins are pinned as go tools in go.mod.
 deps-proto:

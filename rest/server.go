@@ -74,6 +74,9 @@ type Config struct {
 	// FamilyCacheTTL bounds how long a revoked login can keep using its
 	// access token on a node; default 2 s.
 	FamilyCacheTTL time.Duration
+	// GatewayURL is the gateway's public URL that GET /gateway announces.
+	// Optional: by default ws(s)://<Host header>/gateway.
+	GatewayURL string
 }
 
 // Server is the HTTP API.
@@ -136,7 +139,9 @@ func (s *Server) routes() {
 
 // mountAPI registers the handlers shared by the three mounts.
 func (s *Server) mountAPI(g *gin.RouterGroup, native bool) {
+	g.GET("/gateway", s.getGateway)
 	authed := g.Group("", s.authenticate)
+	authed.GET("/gateway/bot", s.getGatewayBot)
 	authed.GET("/users/@me", s.getMe)
 	authed.PATCH("/users/@me", s.patchMe)
 	authed.GET("/users/:user_id", s.getUser)

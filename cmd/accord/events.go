@@ -1,6 +1,8 @@
 package main
 
 import (
+	"sync/atomic"
+
 	"github.com/accordchat/accord/actors"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -21,4 +23,28 @@ func newEventCounter(reg prometheus.Registerer) actors.Fanout {
 		events.WithLabelValues(ev.Type).Inc()
 		recipients.WithLabelValues(ev.Type).Add(float64(len(ev.Recipients)))
 	})
+}
+
+// fanouts publishes each event to every fan-out in turn.
+type fanouts []actors.Fanout
+
+func (f fanouts) Publish(ev actors.Event) {
+	for _, o := range f {
+		o.Publish(ev)
+	}
+}
+
+// lateFanout forwards to a fan-out set after the actor system starts (the
+// gateway needs the system's grain clients); events before that are dropped,
+// as no session exists yet.
+type lateFanout struct {
+	target atomic.Pointer[actors.Fanout]
+}
+
+func (l *lateFanout) set(f actors.Fanout) { l.target.Store(&f) }
+
+func (l *lateFanout) Publish(ev actors.Event) {
+	if f := l.target.Load(); f != nil {
+		(*f).Publish(ev)
+	}
 }

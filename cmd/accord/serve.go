@@ -15,6 +15,7 @@ import (
 
 	"github.com/accordchat/accord/actors"
 	"github.com/accordchat/accord/cluster"
+	"github.com/accordchat/accord/gateway"
 	"github.com/accordchat/accord/password"
 	"github.com/accordchat/accord/persistence"
 	"github.com/accordchat/accord/persistence/localpg"
@@ -118,7 +119,9 @@ func serve(ctx context.Context, args []string) error {
 	passwords := password.NewHasher(password.DefaultParams, 0)
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	events := newEventCounter(registry)
+	// Grains publish to the event counter and, once it exists, the gateway.
+	gatewayFanout := &lateFanout{}
+	events := fanouts{newEventCounter(registry), gatewayFanout}
 	writer := persistence.NewMessageWriter(store, persistence.WriterConfig{Logger: logger, Metrics: registry})
 	// The writer outlives the actor system: grains' last sends complete.
 	writerCtx, stopWriter := context.WithCancel(context.Background())
@@ -150,18 +153,38 @@ func serve(ctx context.Context, args []string) error {
 	}
 	defer system.Stop()
 
-	api := rest.New(rest.Config{
-		Accounts:  store,
+	tokens := token.NewIssuer(token.Config{Keys: keys})
+	gw := gateway.New(gateway.Config{
+		Tokens:    tokens,
+		Store:     store,
 		Users:     system.Users(),
 		Guilds:    system.Guilds(),
-		Lookup:    store,
-		Channels:  system.Channels(),
-		Messages:  store,
-		Tokens:    token.NewIssuer(token.Config{Keys: keys}),
-		Passwords: passwords,
-		IDs:       ids,
+		DMs:       system.Channels(),
+		PublicURL: cfg.GatewayURL,
 		Logger:    logger,
-		Registry:  registry,
+	})
+	gatewayFanout.set(gw)
+	defer func() {
+		sctx, cancel := shutdownCtx()
+		defer cancel()
+		if err := gw.Shutdown(sctx); err != nil {
+			logger.Warn("gateway shutdown incomplete", slog.Any("error", err))
+		}
+	}()
+
+	api := rest.New(rest.Config{
+		Accounts:   store,
+		Users:      system.Users(),
+		Guilds:     system.Guilds(),
+		Lookup:     store,
+		Channels:   system.Channels(),
+		Messages:   store,
+		Tokens:     tokens,
+		Passwords:  passwords,
+		IDs:        ids,
+		Logger:     logger,
+		Registry:   registry,
+		GatewayURL: cfg.GatewayURL,
 		Ready: func(ctx context.Context) error {
 			select {
 			case <-provider.Ready():
@@ -171,7 +194,13 @@ func serve(ctx context.Context, args []string) error {
 			return store.Ping(ctx)
 		},
 	})
-	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	// The gateway and the API share the listener: /gateway and /gateway/
+	// (discordgo adds the slash) upgrade, everything else is the API.
+	mux := http.NewServeMux()
+	mux.Handle("/gateway", gw)
+	mux.Handle("/gateway/", gw)
+	mux.Handle("/", api.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	logger.Info("accord is serving", slog.String("http", ln.Addr().String()), slog.String("gossip", cfg.GossipAddr),
@@ -185,6 +214,11 @@ func serve(ctx context.Context, args []string) error {
 	}
 	sctx, cancel := shutdownCtx()
 	defer cancel()
+	// Gateway clients get op 7 and resume elsewhere before HTTP stops
+	// (hijacked connections are not http.Server's to wait for).
+	drainCtx, cancelDrain := context.WithTimeout(sctx, cfg.ShutdownTimeout/2)
+	gw.Drain(drainCtx)
+	cancelDrain()
 	// Stop accepting and let in-flight requests finish.
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Warn("http shutdown incomplete", slog.Any("error", err))
