@@ -90,10 +90,14 @@ func (g *channelGrain) Terminate(pcluster.GrainContext) {
 	}
 }
 
-// ReceiveDefault takes the writer's completions.
+// ReceiveDefault takes the writer's completions, and the calls the typed
+// client sends as plain messages (see System.request).
 func (g *channelGrain) ReceiveDefault(ctx pcluster.GrainContext) {
-	if done, ok := ctx.Message().(*commitDone); ok {
-		g.finishSend(done)
+	switch m := ctx.Message().(type) {
+	case *commitDone:
+		g.finishSend(m)
+	case *channelpb.ChannelCall:
+		_ = g.Call(m, func(r *channelpb.ChannelReply) { ctx.Respond(r) }, nil, ctx)
 	}
 }
 

@@ -55,7 +55,14 @@ func (g *guildGrain) Init(ctx pcluster.GrainContext) {
 
 func (g *guildGrain) Terminate(pcluster.GrainContext) {}
 
-func (g *guildGrain) ReceiveDefault(pcluster.GrainContext) {}
+// ReceiveDefault takes the calls the typed client sends as plain messages
+// (see System.request).
+func (g *guildGrain) ReceiveDefault(ctx pcluster.GrainContext) {
+	if m, ok := ctx.Message().(*guildpb.GuildCall); ok {
+		r, _ := g.Call(m, ctx)
+		ctx.Respond(r)
+	}
+}
 
 // gcall is one operation in progress.
 type gcall struct {
