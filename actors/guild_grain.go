@@ -84,6 +84,9 @@ type reply struct {
 type guildOp struct {
 	// create marks the one op that runs when the guild does not exist yet.
 	create bool
+	// pure marks an op that never changes the state: after any other op
+	// the grain forgets what it derived from the state (guildState.changed).
+	pure bool
 	run    func(c *gcall) (reply, *discord.Error)
 }
 
@@ -127,11 +130,16 @@ func (g *guildGrain) Call(req *guildpb.GuildCall, _ pcluster.GrainContext) (*gui
 	}
 	c := &gcall{g: g, st: g.st, actor: req.GetActorId(), params: req.GetParams(), body: req.GetBody(), now: now}
 	r, derr := op.run(c)
+	if !op.pure && g.st != nil {
+		g.st.changed()
+	}
 	if derr != nil {
 		return errorReply(derr), nil
 	}
 	out := &guildpb.GuildReply{Status: int32(r.status)}
-	if r.body != nil {
+	if b, ok := r.body.(rawBody); ok {
+		out.Body = b
+	} else if r.body != nil {
 		b, err := json.Marshal(r.body)
 		if err != nil {
 			return errorReply(discord.ErrInternal), nil
