@@ -293,19 +293,16 @@ func (g *channelGrain) finishSend(done *commitDone) {
 		p.answer(g, channelError(discord.ErrUnavailable))
 		return
 	}
-	b, err := json.Marshal(p.msg)
-	if err != nil {
-		p.answer(g, channelError(discord.ErrInternal))
-		return
-	}
+	// The answer and the event are encoded without reflection, each once;
+	// the event's bytes are shared by every recipient.
+	b := p.msg.AppendJSON(make([]byte, 0, 512))
 	if p.nonce != "" {
 		g.nonces.put(p.author, p.nonce, &nonceEntry{answer: b, at: time.Now()})
 	}
 	p.answer(g, &channelpb.ChannelReply{Status: http.StatusOK, Body: b})
 	if g.sys.cfg.Fanout != nil && len(p.viewers) > 0 {
-		if data, err := json.Marshal(p.event); err == nil {
-			g.sys.cfg.Fanout.Publish(Event{Type: "MESSAGE_CREATE", GuildID: g.guildID, ChannelID: g.id, Data: data, Recipients: p.viewers})
-		}
+		data := p.event.AppendJSON(make([]byte, 0, len(b)+256))
+		g.sys.cfg.Fanout.Publish(Event{Type: "MESSAGE_CREATE", GuildID: g.guildID, ChannelID: g.id, Data: data, Recipients: p.viewers})
 	}
 }
 
