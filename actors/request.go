@@ -15,12 +15,12 @@ import (
 // and waits for its answer, under ctx (its deadline capped by
 // RequestTimeout). It is the hot path's replacement of protoactor's
 // cluster.Request, which the generated clients use: those marshal the
-// message into a GrainRequest even for a local grain, start a goroutine-free
-// but timer-heavy future per call (two context timers and the future's own),
-// and cannot be interrupted by ctx, so call wraps them in a goroutine.
-// request instead registers one reply process per call, waits on its channel
-// together with ctx and one timer, and sends the message itself: a local
-// grain gets the pointer (nothing is encoded), a remote one gets it
+// message into a GrainRequest even for a local grain, set up a future with
+// three timers (two contexts and the future's own) per call, and cannot be
+// interrupted by ctx, so call wraps them in a goroutine. request instead
+// takes a registered reply process from a pool, waits on its channel
+// together with ctx and one pooled timer, and sends the message itself: a
+// local grain gets the pointer (nothing is encoded), a remote one gets it
 // serialized once by remoting. The grains take these messages in
 // ReceiveDefault.
 //
@@ -45,27 +45,27 @@ func (s *System) request(ctx context.Context, kind, identity string, msg any) (a
 		timerPool.Put(timer)
 	}()
 
-	reg := s.actors.ProcessRegistry
 	for try := 0; ; try++ {
 		pid := s.grainPID(kind, identity)
 		if pid != nil {
-			rp := &replyProcess{ch: make(chan any, 1)}
-			self, _ := reg.Add(rp, "reply"+reg.NextId())
-			s.actors.Root.RequestWithCustomSender(pid, msg, self)
+			rp := s.replies.get(s.actors)
+			s.actors.Root.RequestWithCustomSender(pid, msg, rp.pid)
 			var res any
 			select {
 			case res = <-rp.ch:
 			case <-ctx.Done():
-				reg.Remove(self)
+				s.replies.discard(s.actors, rp)
 				return nil, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
 			case <-timer.C:
-				reg.Remove(self)
+				s.replies.discard(s.actors, rp)
 				return nil, fmt.Errorf("%w: %s %s did not answer in time", ErrUnavailable, kind, identity)
 			}
-			reg.Remove(self)
 			if _, dead := res.(*actor.DeadLetterResponse); !dead {
+				// The grain answered, once: nothing else will come to rp.
+				s.replies.put(s.actors, rp)
 				return res, nil
 			}
+			s.replies.discard(s.actors, rp)
 			// The activation is gone (passivated, moved): forget it and
 			// look the identity up again.
 			s.cluster.PidCache.RemoveByValue(identity, kind, pid)
@@ -108,11 +108,48 @@ var timerPool = sync.Pool{New: func() any {
 }}
 
 // replyProcess receives the one answer to a request: the grain's reply, or
-// the DeadLetterResponse protoactor sends back when the target is gone. It
-// is registered under a fresh id per request; a reply arriving after the
-// request gave up lands in its buffer and is dropped with it.
+// the DeadLetterResponse protoactor sends back when the target is gone.
+// Answers carry no request id, so a process serves another request only
+// after it got its answer (a grain answers a request once); one whose
+// request gave up is unregistered and dropped, and an answer arriving late
+// lands in its buffer and is dropped with it.
 type replyProcess struct {
-	ch chan any // capacity 1
+	ch  chan any // capacity 1
+	pid *actor.PID
+}
+
+// replyPool keeps registered reply processes for reuse: registering one
+// per request (a sharded map insert and delete) was a visible part of a
+// grain call's cost.
+type replyPool struct {
+	free chan *replyProcess
+}
+
+func newReplyPool(size int) replyPool { return replyPool{free: make(chan *replyProcess, size)} }
+
+func (p replyPool) get(sys *actor.ActorSystem) *replyProcess {
+	select {
+	case rp := <-p.free:
+		return rp
+	default:
+	}
+	rp := &replyProcess{ch: make(chan any, 1)}
+	rp.pid, _ = sys.ProcessRegistry.Add(rp, "reply"+sys.ProcessRegistry.NextId())
+	return rp
+}
+
+// put returns a process whose answer was taken.
+func (p replyPool) put(sys *actor.ActorSystem, rp *replyProcess) {
+	select {
+	case p.free <- rp:
+	default:
+		sys.ProcessRegistry.Remove(rp.pid)
+	}
+}
+
+// discard drops a process that may still get a late answer.
+func (replyPool) discard(sys *actor.ActorSystem, rp *replyProcess) {
+	sys.ProcessRegistry.Remove(rp.pid)
 }
 
 var _ actor.Process = (*replyProcess)(nil)

@@ -130,6 +130,8 @@ type System struct {
 	channels *Channels
 	// dispatch runs the grains' mailboxes.
 	dispatch *workerDispatcher
+	// replies are the reply processes of request.
+	replies replyPool
 	// fencings counts channel activations that found themselves fenced out.
 	fencings atomic.Int64
 
@@ -164,7 +166,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		return nil, ErrAlreadyRunning
 	}
 
-	s := &System{cfg: cfg, log: cfg.Logger.With(slog.String("component", "actors"))}
+	s := &System{cfg: cfg, log: cfg.Logger.With(slog.String("component", "actors")), replies: newReplyPool(1024)}
 	s.users = &Users{s: s}
 	s.guilds = &Guilds{s: s}
 	s.channels = &Channels{s: s}
