@@ -87,7 +87,7 @@ type guildOp struct {
 	// pure marks an op that never changes the state: after any other op
 	// the grain forgets what it derived from the state (guildState.changed).
 	pure bool
-	run    func(c *gcall) (reply, *discord.Error)
+	run  func(c *gcall) (reply, *discord.Error)
 }
 
 // guildOps is the table of operations, filled by the guild_*.go files.
