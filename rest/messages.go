@@ -165,14 +165,10 @@ func (s *Server) channelOwner(ctx context.Context, id int64) (int64, *discord.Er
 
 func (s *Server) messageHandler(r messageRoute) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		var raw json.RawMessage
-		if e := decodeJSON(c, &raw, true); e != nil {
+		body, e := readJSONBody(c)
+		if e != nil {
 			writeError(c, e)
 			return
-		}
-		var body []byte
-		if len(raw) > 0 && !bytes.Equal(raw, []byte("null")) {
-			body = raw
 		}
 		var resp actors.GuildResponse
 		// The second round asks for the viewer list the channel grain
