@@ -66,7 +66,19 @@ type channelGrain struct {
 	nonces  *nonceCache
 	// lastSend is each author's last accepted send, for slow mode.
 	lastSend map[int64]time.Time
+
+	// viewers is the last list of the channel's viewers a guild grain's
+	// authorization included, computed from guild state viewersVersion
+	// (hasViewers false until the first). Shared with pending sends: never
+	// modified in place.
+	viewers        []int64
+	viewersVersion uint64
+	hasViewers     bool
 }
+
+// errNeedViewers answers a call whose authorization left the viewers out
+// when the grain has no list of that guild state (StatusNeedViewers).
+var errNeedViewers = &discord.Error{Status: StatusNeedViewers, Message: "The channel grain needs the viewer list."}
 
 var _ channelpb.Channel = (*channelGrain)(nil)
 
@@ -90,10 +102,14 @@ func (g *channelGrain) Terminate(pcluster.GrainContext) {
 	}
 }
 
-// ReceiveDefault takes the writer's completions.
+// ReceiveDefault takes the writer's completions, and the calls the typed
+// client sends as plain messages (see System.request).
 func (g *channelGrain) ReceiveDefault(ctx pcluster.GrainContext) {
-	if done, ok := ctx.Message().(*commitDone); ok {
-		g.finishSend(done)
+	switch m := ctx.Message().(type) {
+	case *commitDone:
+		g.finishSend(m)
+	case *channelpb.ChannelCall:
+		_ = g.Call(m, func(r *channelpb.ChannelReply) { ctx.Respond(r) }, nil, ctx)
 	}
 }
 
@@ -131,7 +147,9 @@ func channelError(e *discord.Error) *channelpb.ChannelReply {
 
 func channelReply(r reply) *channelpb.ChannelReply {
 	out := &channelpb.ChannelReply{Status: int32(r.status)}
-	if r.body != nil {
+	if b, ok := r.body.(rawBody); ok {
+		out.Body = b
+	} else if r.body != nil {
 		b, err := json.Marshal(r.body)
 		if err != nil {
 			return channelError(discord.ErrInternal)
@@ -219,13 +237,22 @@ const dmPermissions = permissions.ViewChannel | permissions.SendMessages | permi
 // call, or for DM channels from the recipients.
 func (g *channelGrain) authorize(c *ccall) *discord.Error {
 	if g.guildID != 0 {
-		if len(c.req.GetAuthz()) == 0 || json.Unmarshal(c.req.GetAuthz(), &c.authz) != nil ||
-			int64(c.authz.ChannelID) != g.id {
+		a, version, included, err := DecodeAuthz(c.req.GetAuthz())
+		if err != nil || int64(a.ChannelID) != g.id {
 			return discord.ErrInternal
 		}
-		if !c.authz.Permissions.Has(permissions.ViewChannel) {
+		if !a.Permissions.Has(permissions.ViewChannel) {
 			return discord.ErrMissingAccess
 		}
+		switch {
+		case included:
+			g.viewers, g.viewersVersion, g.hasViewers = a.Viewers, version, true
+		case g.hasViewers && g.viewersVersion == version:
+			a.Viewers = g.viewers
+		default:
+			return errNeedViewers
+		}
+		c.authz = a
 		return nil
 	}
 	member := false
@@ -340,7 +367,11 @@ func init() {
 	registerChannelOps(map[string]channelOp{
 		// Internal: a DM channel's authorization for the read paths.
 		"authorize": func(c *ccall) (reply, *discord.Error) {
-			return reply{status: 200, body: c.authz}, nil
+			b, err := encodeAuthz(&c.authz, 0, true)
+			if err != nil {
+				return reply{}, discord.ErrInternal
+			}
+			return reply{status: 200, body: rawBody(b)}, nil
 		},
 	})
 }

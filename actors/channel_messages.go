@@ -76,11 +76,13 @@ func nonceString(raw json.RawMessage) (string, bool, *discord.Error) {
 
 // pendingSend is a send waiting for its commit.
 type pendingSend struct {
-	senders []*actor.PID // the sender and retries with the same nonce
-	row     persistence.Message
+	senders []*actor.PID    // the sender and retries with the same nonce
 	msg     discord.Message // the answer
-	event   discord.Message // MESSAGE_CREATE's payload
-	viewers []int64
+	// What MESSAGE_CREATE adds to the answer: the member in a guild, the
+	// channel type in a DM.
+	member      *discord.Member
+	channelType *int
+	viewers     []int64
 	nonce   string
 	author  int64
 	prevAt  time.Time // the author's previous slow-mode stamp, restored on failure
@@ -211,19 +213,16 @@ func createMessage(c *ccall) (reply, *discord.Error) {
 	if row.RefMessageID != 0 {
 		msg.MessageReference = &discord.MessageReference{MessageID: sfPtr(row.RefMessageID), ChannelID: sfPtr(g.id), GuildID: sfPtr(g.guildID)}
 	}
-	event := msg
-	if g.guildID != 0 {
-		event.GuildID = sfPtr(g.guildID)
-		event.Member = a.Member
-	} else {
-		t := g.dmType()
-		event.ChannelType = &t
-	}
-
 	g.seq++
 	seq := g.seq
-	p := &pendingSend{senders: []*actor.PID{c.ctx.Sender()}, row: row, msg: msg, event: event,
-		viewers: a.Viewers, author: c.actor, prevAt: g.lastSend[c.actor]}
+	p := &pendingSend{senders: []*actor.PID{c.ctx.Sender()}, msg: msg, viewers: a.Viewers, author: c.actor,
+		prevAt: g.lastSend[c.actor]}
+	if g.guildID != 0 {
+		p.member = a.Member
+	} else {
+		t := g.dmType()
+		p.channelType = &t
+	}
 	self, root := g.self, g.root
 	if err := g.sys.cfg.Writer.Submit(row, g.epoch, func(err error) {
 		root.Send(self, &commitDone{seq: seq, err: err})
@@ -293,19 +292,22 @@ func (g *channelGrain) finishSend(done *commitDone) {
 		p.answer(g, channelError(discord.ErrUnavailable))
 		return
 	}
-	b, err := json.Marshal(p.msg)
-	if err != nil {
-		p.answer(g, channelError(discord.ErrInternal))
-		return
-	}
+	// The answer and the event are encoded without reflection, each once;
+	// the event's bytes are shared by every recipient.
+	b := p.msg.AppendJSON(make([]byte, 0, 512))
 	if p.nonce != "" {
 		g.nonces.put(p.author, p.nonce, &nonceEntry{answer: b, at: time.Now()})
 	}
 	p.answer(g, &channelpb.ChannelReply{Status: http.StatusOK, Body: b})
 	if g.sys.cfg.Fanout != nil && len(p.viewers) > 0 {
-		if data, err := json.Marshal(p.event); err == nil {
-			g.sys.cfg.Fanout.Publish(Event{Type: "MESSAGE_CREATE", GuildID: g.guildID, ChannelID: g.id, Data: data, Recipients: p.viewers})
+		event := p.msg
+		if g.guildID != 0 {
+			event.GuildID, event.Member = sfPtr(g.guildID), p.member
+		} else {
+			event.ChannelType = p.channelType
 		}
+		data := event.AppendJSON(make([]byte, 0, len(b)+256))
+		g.sys.cfg.Fanout.Publish(Event{Type: "MESSAGE_CREATE", GuildID: g.guildID, ChannelID: g.id, Data: data, Recipients: p.viewers})
 	}
 }
 

@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	pcluster "github.com/asynkron/protoactor-go/cluster"
-
 	"github.com/accordchat/accord/proto/channelpb"
 )
 
@@ -41,14 +39,15 @@ func (ch *Channels) Call(ctx context.Context, req ChannelRequest) (GuildResponse
 	if req.ChannelID <= 0 {
 		return GuildResponse{}, ErrUnknownGuild
 	}
-	client := channelpb.GetChannelGrainClient(ch.s.cluster, strconv.FormatInt(req.ChannelID, 10))
 	msg := &channelpb.ChannelCall{ChannelId: req.ChannelID, Op: req.Op, ActorId: req.ActorID, Params: req.Params,
 		Body: req.Body, NowMs: time.Now().UnixMilli(), Authz: req.Authz}
-	r, err := call(ctx, ch.s, func(opts ...pcluster.GrainCallOption) (*channelpb.ChannelReply, error) {
-		return client.Call(msg, opts...)
-	})
+	res, err := ch.s.request(ctx, channelKind, strconv.FormatInt(req.ChannelID, 10), msg)
 	if err != nil {
 		return GuildResponse{}, err
+	}
+	r, ok := res.(*channelpb.ChannelReply)
+	if !ok {
+		return GuildResponse{}, unexpectedReply(res)
 	}
 	return GuildResponse{Status: int(r.GetStatus()), Body: r.GetBody()}, nil
 }

@@ -13,7 +13,8 @@ import (
 // ChannelAuthz is the guild grain's answer about one member in one channel:
 // everything a channel grain or a history read needs to decide and to
 // render, computed by the one permission function over the guild's current
-// state. It travels as JSON.
+// state. It travels encoded as a guildpb.Authz (see encodeAuthz and
+// DecodeAuthz).
 type ChannelAuthz struct {
 	GuildID          snowflake.ID           `json:"guild_id"`
 	ChannelID        snowflake.ID           `json:"channel_id"`
@@ -39,7 +40,7 @@ type ChannelAuthz struct {
 func init() {
 	registerGuildOps(map[string]guildOp{
 		// Internal: asked by the message path, not a REST route.
-		"channel.authorize": {run: authorizeChannel},
+		"channel.authorize": {run: authorizeChannel, pure: true},
 	})
 }
 
@@ -69,7 +70,7 @@ func authorizeChannel(c *gcall) (reply, *discord.Error) {
 	a := ChannelAuthz{
 		GuildID: snowflake.ID(c.g.id), ChannelID: snowflake.ID(ch.ID), ChannelType: ch.Type,
 		RateLimitPerUser: ch.RateLimitPerUser, Permissions: perms,
-		Author: wireMemberUser(m.User), Member: &wm, Viewers: c.st.viewers(ch, c.now),
+		Author: wireMemberUser(m.User), Member: &wm,
 		Mentions: []discord.User{}, MentionRoles: []snowflake.ID{},
 	}
 	if body.Content != nil {
@@ -77,7 +78,21 @@ func authorizeChannel(c *gcall) (reply, *discord.Error) {
 	} else {
 		a.AllowRepliedUser = body.AllowedMentions == nil || body.AllowedMentions.RepliedUser
 	}
-	return reply{status: http.StatusOK, body: a}, nil
+	// The viewers go along once per channel and state version; channel
+	// grains keep the last list (see StatusNeedViewers).
+	include := c.params["viewers"] == "all" || c.st.viewersSent[ch.ID] != c.st.version
+	if include {
+		a.Viewers = c.st.cachedViewers(ch, c.now)
+		if c.st.viewersSent == nil {
+			c.st.viewersSent = map[int64]uint64{}
+		}
+		c.st.viewersSent[ch.ID] = c.st.version
+	}
+	b, err := encodeAuthz(&a, c.st.version, include)
+	if err != nil {
+		return reply{}, discord.ErrInternal
+	}
+	return reply{status: http.StatusOK, body: rawBody(b)}, nil
 }
 
 var (

@@ -55,7 +55,14 @@ func (g *guildGrain) Init(ctx pcluster.GrainContext) {
 
 func (g *guildGrain) Terminate(pcluster.GrainContext) {}
 
-func (g *guildGrain) ReceiveDefault(pcluster.GrainContext) {}
+// ReceiveDefault takes the calls the typed client sends as plain messages
+// (see System.request).
+func (g *guildGrain) ReceiveDefault(ctx pcluster.GrainContext) {
+	if m, ok := ctx.Message().(*guildpb.GuildCall); ok {
+		r, _ := g.Call(m, ctx)
+		ctx.Respond(r)
+	}
+}
 
 // gcall is one operation in progress.
 type gcall struct {
@@ -77,7 +84,10 @@ type reply struct {
 type guildOp struct {
 	// create marks the one op that runs when the guild does not exist yet.
 	create bool
-	run    func(c *gcall) (reply, *discord.Error)
+	// pure marks an op that never changes the state: after any other op
+	// the grain forgets what it derived from the state (guildState.changed).
+	pure bool
+	run  func(c *gcall) (reply, *discord.Error)
 }
 
 // guildOps is the table of operations, filled by the guild_*.go files.
@@ -120,11 +130,16 @@ func (g *guildGrain) Call(req *guildpb.GuildCall, _ pcluster.GrainContext) (*gui
 	}
 	c := &gcall{g: g, st: g.st, actor: req.GetActorId(), params: req.GetParams(), body: req.GetBody(), now: now}
 	r, derr := op.run(c)
+	if !op.pure && g.st != nil {
+		g.st.changed()
+	}
 	if derr != nil {
 		return errorReply(derr), nil
 	}
 	out := &guildpb.GuildReply{Status: int32(r.status)}
-	if r.body != nil {
+	if b, ok := r.body.(rawBody); ok {
+		out.Body = b
+	} else if r.body != nil {
 		b, err := json.Marshal(r.body)
 		if err != nil {
 			return errorReply(discord.ErrInternal), nil

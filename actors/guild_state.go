@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"math/rand/v2"
 	"sort"
 	"time"
 
@@ -29,6 +30,15 @@ type guildState struct {
 	// index is the permission index of the current roles and owner; nil
 	// when they changed since it was built.
 	index *permissions.Index
+
+	// version identifies this state for the viewer lists handed to channel
+	// grains: random per activation, changed by changed().
+	version uint64
+	// viewerCache holds viewers() per channel id as of version.
+	viewerCache map[int64][]int64
+	// viewersSent records, per channel id, the version whose viewer list
+	// channel.authorize last included.
+	viewersSent map[int64]uint64
 }
 
 func newGuildState(snap persistence.GuildSnapshot) *guildState {
@@ -39,6 +49,7 @@ func newGuildState(snap persistence.GuildSnapshot) *guildState {
 		members:  make(map[int64]*persistence.Member, len(snap.Members)),
 		bans:     make(map[int64]*persistence.Ban, len(snap.Bans)),
 		invites:  make(map[string]*persistence.Invite, len(snap.Invites)),
+		version:  rand.Uint64(),
 	}
 	for i := range snap.Roles {
 		st.roles[snap.Roles[i].ID] = &snap.Roles[i]
@@ -56,6 +67,30 @@ func newGuildState(snap persistence.GuildSnapshot) *guildState {
 		st.invites[snap.Invites[i].Code] = &snap.Invites[i]
 	}
 	return st
+}
+
+// changed forgets what was derived from the state for channel grains: call
+// it after anything that may have changed the state. The grain calls it
+// after every operation but channel.authorize (see guildOp.pure), which is
+// coarser than needed and cannot miss a change.
+func (st *guildState) changed() {
+	st.version++
+	st.viewerCache, st.viewersSent = nil, nil
+}
+
+// cachedViewers is viewers(c), computed once per channel and state version.
+// Viewing does not depend on time (a timeout keeps VIEW_CHANNEL), so the
+// list holds until the state changes. The slice is shared: never modify it.
+func (st *guildState) cachedViewers(c *persistence.Channel, now time.Time) []int64 {
+	if v, ok := st.viewerCache[c.ID]; ok {
+		return v
+	}
+	v := st.viewers(c, now)
+	if st.viewerCache == nil {
+		st.viewerCache = map[int64][]int64{}
+	}
+	st.viewerCache[c.ID] = v
+	return v
 }
 
 // rolesChanged drops the permission index; call it after any change to

@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	pcluster "github.com/asynkron/protoactor-go/cluster"
-
 	"github.com/accordchat/accord/proto/guildpb"
 )
 
@@ -42,14 +40,15 @@ func (g *Guilds) Call(ctx context.Context, req GuildRequest) (GuildResponse, err
 	if req.GuildID <= 0 {
 		return GuildResponse{}, ErrUnknownGuild
 	}
-	client := guildpb.GetGuildGrainClient(g.s.cluster, strconv.FormatInt(req.GuildID, 10))
 	msg := &guildpb.GuildCall{GuildId: req.GuildID, Op: req.Op, ActorId: req.ActorID, Params: req.Params,
 		Body: req.Body, NowMs: time.Now().UnixMilli()}
-	r, err := call(ctx, g.s, func(opts ...pcluster.GrainCallOption) (*guildpb.GuildReply, error) {
-		return client.Call(msg, opts...)
-	})
+	res, err := g.s.request(ctx, guildKind, strconv.FormatInt(req.GuildID, 10), msg)
 	if err != nil {
 		return GuildResponse{}, err
+	}
+	r, ok := res.(*guildpb.GuildReply)
+	if !ok {
+		return GuildResponse{}, unexpectedReply(res)
 	}
 	return GuildResponse{Status: int(r.GetStatus()), Body: r.GetBody()}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -127,6 +128,10 @@ type System struct {
 	users    *Users
 	guilds   *Guilds
 	channels *Channels
+	// dispatch runs the grains' mailboxes.
+	dispatch *workerDispatcher
+	// replies are the reply processes of request.
+	replies replyPool
 	// fencings counts channel activations that found themselves fenced out.
 	fencings atomic.Int64
 
@@ -161,7 +166,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		return nil, ErrAlreadyRunning
 	}
 
-	s := &System{cfg: cfg, log: cfg.Logger.With(slog.String("component", "actors"))}
+	s := &System{cfg: cfg, log: cfg.Logger.With(slog.String("component", "actors")), replies: newReplyPool(1024)}
 	s.users = &Users{s: s}
 	s.guilds = &Guilds{s: s}
 	s.channels = &Channels{s: s}
@@ -172,9 +177,11 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 
 	// The generated factory is a package-level variable; running makes sure
 	// only this System's grains are produced.
-	userKind := userpb.NewUserKind(func() userpb.User { return &userGrain{sys: s} }, cfg.UserIdleTimeout)
-	guildKind := guildpb.NewGuildKind(func() guildpb.Guild { return &guildGrain{sys: s} }, cfg.GuildIdleTimeout)
-	channelKind := channelpb.NewChannelKind(func() channelpb.Channel { return &channelGrain{sys: s} }, cfg.GuildIdleTimeout)
+	s.dispatch = newWorkerDispatcher(8*runtime.GOMAXPROCS(0), 300)
+	withDispatch := actor.WithDispatcher(s.dispatch)
+	userKind := userpb.NewUserKind(func() userpb.User { return &userGrain{sys: s} }, cfg.UserIdleTimeout, withDispatch)
+	guildKind := guildpb.NewGuildKind(func() guildpb.Guild { return &guildGrain{sys: s} }, cfg.GuildIdleTimeout, withDispatch)
+	channelKind := channelpb.NewChannelKind(func() channelpb.Channel { return &channelGrain{sys: s} }, cfg.GuildIdleTimeout, withDispatch)
 	remoteCfg := remote.Configure(bindHost, bindPort, remote.WithAdvertisedHost(advertise))
 	clusterCfg := pcluster.Configure(cfg.Name, cfg.Provider, disthash.New(), remoteCfg,
 		pcluster.WithKinds(userKind, guildKind, channelKind),
@@ -237,6 +244,7 @@ func (s *System) abort() {
 			s.cluster.Remote.Shutdown(false)
 		}
 	}()
+	s.dispatch.stop()
 	running.Store(false)
 }
 
@@ -248,6 +256,7 @@ func (s *System) Stop() {
 	s.stopOnce.Do(func() {
 		s.stopped.Store(true)
 		s.cluster.Shutdown(true)
+		s.dispatch.stop()
 		running.Store(false)
 		s.log.Info("actors: stopped", slog.String("id", s.actors.ID))
 	})

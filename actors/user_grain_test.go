@@ -158,6 +158,7 @@ func TestUserGrain(t *testing.T) {
 	t.Run("ChangePassword", func(t *testing.T) { testChangePassword(t, f) })
 	t.Run("DeadlineIsUnavailable", func(t *testing.T) { testDeadline(t, f) })
 	t.Run("PassivationReloads", func(t *testing.T) { testPassivation(t, f) })
+	t.Run("GrainRequests", func(t *testing.T) { testRequests(t, f) })
 }
 
 func testGet(t *testing.T, f *fixture) {

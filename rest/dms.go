@@ -221,13 +221,10 @@ func (s *Server) recipientHandler(op string) gin.HandlerFunc {
 func (s *Server) dmChannelRoute(c *gin.Context, op string) {
 	var body []byte
 	if c.Request.Method != http.MethodGet {
-		var raw json.RawMessage
-		if e := decodeJSON(c, &raw, true); e != nil {
+		var e *discord.Error
+		if body, e = readJSONBody(c); e != nil {
 			writeError(c, e)
 			return
-		}
-		if len(raw) > 0 && !bytes.Equal(raw, []byte("null")) {
-			body = raw
 		}
 	}
 	grainOp := "dm.unsupported"

@@ -185,14 +185,12 @@ func (s *Server) guildHandler(r guildRoute) gin.HandlerFunc {
 			req.GuildID = int64(id)
 		}
 		if c.Request.Method != http.MethodGet {
-			var raw json.RawMessage
-			if e := decodeJSON(c, &raw, true); e != nil {
+			body, e := readJSONBody(c)
+			if e != nil {
 				writeError(c, e)
 				return
 			}
-			if len(raw) > 0 && !bytes.Equal(raw, []byte("null")) {
-				req.Body = raw
-			}
+			req.Body = body
 		}
 		resp, err := s.cfg.Guilds.Call(ctx, req)
 		if err != nil {

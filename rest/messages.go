@@ -70,7 +70,8 @@ func (s *Server) mountMessages(g *gin.RouterGroup, native bool) {
 }
 
 // target is a channel resolved for a message request: its guild (0 for a
-// DM) and the actor's authorization there.
+// DM) and the actor's authorization there, encoded as the grain answered it
+// (raw) and decoded.
 type target struct {
 	channelID, guildID int64
 	authz              actors.ChannelAuthz
@@ -81,6 +82,22 @@ type target struct {
 // grain) what the actor may do there. body, when set, is the message body
 // whose mentions to resolve.
 func (s *Server) authorizeChannel(c *gin.Context, body []byte) (target, *discord.Error) {
+	t, e := s.authorizeRaw(c, body, false)
+	if e != nil {
+		return t, e
+	}
+	a, _, _, err := actors.DecodeAuthz(t.raw)
+	if err != nil {
+		return target{}, discord.ErrInternal
+	}
+	t.authz = a
+	return t, nil
+}
+
+// authorizeRaw is authorizeChannel without decoding the answer, for the
+// writes, which only pass it on to the channel grain; allViewers asks the
+// guild grain to include the channel's viewers even if it sent them before.
+func (s *Server) authorizeRaw(c *gin.Context, body []byte, allViewers bool) (target, *discord.Error) {
 	ctx := c.Request.Context()
 	id, err := snowflake.Parse(c.Param("channel_id"))
 	if err != nil {
@@ -94,8 +111,12 @@ func (s *Server) authorizeChannel(c *gin.Context, body []byte) (target, *discord
 	t.guildID = guildID
 	var resp actors.GuildResponse
 	if guildID != 0 {
+		params := map[string]string{"channel_id": c.Param("channel_id")}
+		if allViewers {
+			params["viewers"] = "all"
+		}
 		resp, err = s.cfg.Guilds.Call(ctx, actors.GuildRequest{GuildID: guildID, Op: "channel.authorize", ActorID: caller(c).UserID,
-			Params: map[string]string{"channel_id": c.Param("channel_id")}, Body: body})
+			Params: params, Body: body})
 	} else {
 		resp, err = s.cfg.Channels.Call(ctx, actors.ChannelRequest{ChannelID: t.channelID, Op: "authorize", ActorID: caller(c).UserID, Body: body})
 	}
@@ -114,9 +135,6 @@ func (s *Server) authorizeChannel(c *gin.Context, body []byte) (target, *discord
 		return target{}, &de
 	}
 	t.raw = resp.Body
-	if err := json.Unmarshal(resp.Body, &t.authz); err != nil {
-		return target{}, discord.ErrInternal
-	}
 	return t, nil
 }
 
@@ -147,30 +165,46 @@ func (s *Server) channelOwner(ctx context.Context, id int64) (int64, *discord.Er
 
 func (s *Server) messageHandler(r messageRoute) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		var raw json.RawMessage
-		if e := decodeJSON(c, &raw, true); e != nil {
-			writeError(c, e)
-			return
-		}
-		var body []byte
-		if len(raw) > 0 && !bytes.Equal(raw, []byte("null")) {
-			body = raw
-		}
-		t, e := s.authorizeChannel(c, body)
+		body, e := readJSONBody(c)
 		if e != nil {
 			writeError(c, e)
 			return
 		}
-		req := actors.ChannelRequest{ChannelID: t.channelID, Op: r.op, ActorID: caller(c).UserID, Params: map[string]string{}, Body: body}
-		if t.guildID != 0 {
-			req.Authz = t.raw
+		var resp actors.GuildResponse
+		// The second round asks for the viewer list the channel grain
+		// lacks (see actors.StatusNeedViewers).
+		for round := 0; round < 2; round++ {
+			t, e := s.authorizeRaw(c, body, round > 0)
+			if e != nil {
+				writeError(c, e)
+				return
+			}
+			req := actors.ChannelRequest{ChannelID: t.channelID, Op: r.op, ActorID: caller(c).UserID, Body: body}
+			if t.guildID != 0 {
+				req.Authz = t.raw
+			}
+			// The channel id is the grain's own; the other path ids go along.
+			for _, p := range c.Params {
+				if p.Key == "channel_id" {
+					continue
+				}
+				if req.Params == nil {
+					req.Params = make(map[string]string, len(c.Params))
+				}
+				req.Params[p.Key] = p.Value
+			}
+			var err error
+			resp, err = s.cfg.Channels.Call(c.Request.Context(), req)
+			if err != nil {
+				s.fail(c, "channel grain", err)
+				return
+			}
+			if resp.Status != actors.StatusNeedViewers {
+				break
+			}
 		}
-		for _, p := range c.Params {
-			req.Params[p.Key] = p.Value
-		}
-		resp, err := s.cfg.Channels.Call(c.Request.Context(), req)
-		if err != nil {
-			s.fail(c, "channel grain", err)
+		if resp.Status == actors.StatusNeedViewers {
+			s.fail(c, "channel grain", errors.New("channel grain still lacks its viewers"))
 			return
 		}
 		if resp.Status == http.StatusTooManyRequests {

@@ -39,16 +39,9 @@ func writeError(c *gin.Context, e *discord.Error) {
 // 40005, and a value of the wrong type is 50035 naming its field. Unknown
 // keys are ignored and null leaves an optional field unset, as on Discord.
 func decodeJSON(c *gin.Context, v any, allowEmpty bool) *discord.Error {
-	if c.Request.ContentLength > maxBody {
-		return discord.ErrTooLarge
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBody))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return discord.ErrTooLarge
-		}
-		return discord.ErrInvalidJSON
+	body, e := readBody(c)
+	if e != nil {
+		return e
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		if allowEmpty {
@@ -64,6 +57,55 @@ func decodeJSON(c *gin.Context, v any, allowEmpty bool) *discord.Error {
 		return discord.ErrInvalidJSON
 	}
 	return nil
+}
+
+// readBody reads the request body, at most maxBody bytes (413 40005
+// beyond), into a buffer sized by Content-Length.
+func readBody(c *gin.Context) ([]byte, *discord.Error) {
+	n := c.Request.ContentLength
+	if n > maxBody {
+		return nil, discord.ErrTooLarge
+	}
+	size := 512
+	if n >= 0 {
+		size = int(n) + 1 // room for the read that sees EOF
+	}
+	r := http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
+	body := make([]byte, 0, size)
+	for {
+		if len(body) == cap(body) {
+			body = append(body, 0)[:len(body)]
+		}
+		m, err := r.Read(body[len(body):cap(body)])
+		body = body[:len(body)+m]
+		if err == io.EOF { //nolint:errorlint // io.Reader returns io.EOF itself
+			return body, nil
+		}
+		if err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				return nil, discord.ErrTooLarge
+			}
+			return nil, discord.ErrInvalidJSON
+		}
+	}
+}
+
+// readJSONBody reads a body the grains decode themselves: checked to be
+// JSON (50109 otherwise), nil when empty or null.
+func readJSONBody(c *gin.Context) ([]byte, *discord.Error) {
+	body, e := readBody(c)
+	if e != nil {
+		return nil, e
+	}
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 || string(trimmed) == "null" {
+		return nil, nil
+	}
+	if !json.Valid(body) {
+		return nil, discord.ErrInvalidJSON
+	}
+	return body, nil
 }
 
 func typeError(e *json.UnmarshalTypeError) *discord.Error {

@@ -178,6 +178,371 @@ func (x *GuildReply) GetBody() []byte {
 	return nil
 }
 
+// Authz is the answer of the internal "channel.authorize" operation, the
+// GuildReply body encoded with protobuf rather than JSON (it is on every
+// message send's path): one member's rights in one channel, computed by the
+// one permission function over the guild's current state, and what a
+// channel grain needs to render the member's message and fan it out.
+type Authz struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	GuildId          int64                  `protobuf:"varint,1,opt,name=guild_id,json=guildId,proto3" json:"guild_id,omitempty"`
+	ChannelId        int64                  `protobuf:"varint,2,opt,name=channel_id,json=channelId,proto3" json:"channel_id,omitempty"`
+	ChannelType      int32                  `protobuf:"varint,3,opt,name=channel_type,json=channelType,proto3" json:"channel_type,omitempty"`
+	RateLimitPerUser int32                  `protobuf:"varint,4,opt,name=rate_limit_per_user,json=rateLimitPerUser,proto3" json:"rate_limit_per_user,omitempty"`
+	// The member's permissions in the channel (Discord's bit set).
+	Permissions uint64 `protobuf:"varint,5,opt,name=permissions,proto3" json:"permissions,omitempty"`
+	// The member as a user, and the member object as MESSAGE_CREATE carries it
+	// (without user).
+	Author *User   `protobuf:"bytes,6,opt,name=author,proto3" json:"author,omitempty"`
+	Member *Member `protobuf:"bytes,7,opt,name=member,proto3" json:"member,omitempty"`
+	// The members who can view the channel (the recipients of its events), as
+	// of viewers_version. The list is left out when the grain already sent it
+	// for this channel and version (viewers_included false): the channel grain
+	// keeps the last list it got, and asks for it again (see
+	// actors.ErrNeedViewers) when it has no list of that version.
+	Viewers         []int64 `protobuf:"varint,8,rep,packed,name=viewers,proto3" json:"viewers,omitempty"`
+	ViewersIncluded bool    `protobuf:"varint,9,opt,name=viewers_included,json=viewersIncluded,proto3" json:"viewers_included,omitempty"`
+	// Identifies the guild state the viewers were computed from: unique per
+	// guild grain activation and changed by every change to the guild.
+	ViewersVersion uint64 `protobuf:"varint,10,opt,name=viewers_version,json=viewersVersion,proto3" json:"viewers_version,omitempty"`
+	// The mentions the message body's content makes, after permissions and
+	// allowed_mentions.
+	Mentions        []*User `protobuf:"bytes,11,rep,name=mentions,proto3" json:"mentions,omitempty"`
+	MentionRoles    []int64 `protobuf:"varint,12,rep,packed,name=mention_roles,json=mentionRoles,proto3" json:"mention_roles,omitempty"`
+	MentionEveryone bool    `protobuf:"varint,13,opt,name=mention_everyone,json=mentionEveryone,proto3" json:"mention_everyone,omitempty"`
+	// Whether a reply may mention the replied-to author.
+	AllowRepliedUser bool `protobuf:"varint,14,opt,name=allow_replied_user,json=allowRepliedUser,proto3" json:"allow_replied_user,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *Authz) Reset() {
+	*x = Authz{}
+	mi := &file_guildpb_guild_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Authz) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Authz) ProtoMessage() {}
+
+func (x *Authz) ProtoReflect() protoreflect.Message {
+	mi := &file_guildpb_guild_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Authz.ProtoReflect.Descriptor instead.
+func (*Authz) Descriptor() ([]byte, []int) {
+	return file_guildpb_guild_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Authz) GetGuildId() int64 {
+	if x != nil {
+		return x.GuildId
+	}
+	return 0
+}
+
+func (x *Authz) GetChannelId() int64 {
+	if x != nil {
+		return x.ChannelId
+	}
+	return 0
+}
+
+func (x *Authz) GetChannelType() int32 {
+	if x != nil {
+		return x.ChannelType
+	}
+	return 0
+}
+
+func (x *Authz) GetRateLimitPerUser() int32 {
+	if x != nil {
+		return x.RateLimitPerUser
+	}
+	return 0
+}
+
+func (x *Authz) GetPermissions() uint64 {
+	if x != nil {
+		return x.Permissions
+	}
+	return 0
+}
+
+func (x *Authz) GetAuthor() *User {
+	if x != nil {
+		return x.Author
+	}
+	return nil
+}
+
+func (x *Authz) GetMember() *Member {
+	if x != nil {
+		return x.Member
+	}
+	return nil
+}
+
+func (x *Authz) GetViewers() []int64 {
+	if x != nil {
+		return x.Viewers
+	}
+	return nil
+}
+
+func (x *Authz) GetViewersIncluded() bool {
+	if x != nil {
+		return x.ViewersIncluded
+	}
+	return false
+}
+
+func (x *Authz) GetViewersVersion() uint64 {
+	if x != nil {
+		return x.ViewersVersion
+	}
+	return 0
+}
+
+func (x *Authz) GetMentions() []*User {
+	if x != nil {
+		return x.Mentions
+	}
+	return nil
+}
+
+func (x *Authz) GetMentionRoles() []int64 {
+	if x != nil {
+		return x.MentionRoles
+	}
+	return nil
+}
+
+func (x *Authz) GetMentionEveryone() bool {
+	if x != nil {
+		return x.MentionEveryone
+	}
+	return false
+}
+
+func (x *Authz) GetAllowRepliedUser() bool {
+	if x != nil {
+		return x.AllowRepliedUser
+	}
+	return false
+}
+
+// User is what a message shows of a user (Discord's user object). The
+// has_ flags tell a null field from an empty one (the grain plugin does not
+// support proto3 optional).
+type User struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Username      string                 `protobuf:"bytes,2,opt,name=username,proto3" json:"username,omitempty"`
+	Discriminator string                 `protobuf:"bytes,3,opt,name=discriminator,proto3" json:"discriminator,omitempty"`
+	GlobalName    string                 `protobuf:"bytes,4,opt,name=global_name,json=globalName,proto3" json:"global_name,omitempty"`
+	HasGlobalName bool                   `protobuf:"varint,5,opt,name=has_global_name,json=hasGlobalName,proto3" json:"has_global_name,omitempty"`
+	Avatar        string                 `protobuf:"bytes,6,opt,name=avatar,proto3" json:"avatar,omitempty"`
+	HasAvatar     bool                   `protobuf:"varint,7,opt,name=has_avatar,json=hasAvatar,proto3" json:"has_avatar,omitempty"`
+	Bot           bool                   `protobuf:"varint,8,opt,name=bot,proto3" json:"bot,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *User) Reset() {
+	*x = User{}
+	mi := &file_guildpb_guild_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *User) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*User) ProtoMessage() {}
+
+func (x *User) ProtoReflect() protoreflect.Message {
+	mi := &file_guildpb_guild_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use User.ProtoReflect.Descriptor instead.
+func (*User) Descriptor() ([]byte, []int) {
+	return file_guildpb_guild_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *User) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *User) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+func (x *User) GetDiscriminator() string {
+	if x != nil {
+		return x.Discriminator
+	}
+	return ""
+}
+
+func (x *User) GetGlobalName() string {
+	if x != nil {
+		return x.GlobalName
+	}
+	return ""
+}
+
+func (x *User) GetHasGlobalName() bool {
+	if x != nil {
+		return x.HasGlobalName
+	}
+	return false
+}
+
+func (x *User) GetAvatar() string {
+	if x != nil {
+		return x.Avatar
+	}
+	return ""
+}
+
+func (x *User) GetHasAvatar() bool {
+	if x != nil {
+		return x.HasAvatar
+	}
+	return false
+}
+
+func (x *User) GetBot() bool {
+	if x != nil {
+		return x.Bot
+	}
+	return false
+}
+
+// Member is what a message shows of a guild member (Discord's guild member
+// object without user). Times are Unix nanoseconds plus the UTC offset, in
+// seconds, they were expressed in; a zero communication_disabled_until_ns
+// is null.
+type Member struct {
+	state                            protoimpl.MessageState `protogen:"open.v1"`
+	Nick                             string                 `protobuf:"bytes,1,opt,name=nick,proto3" json:"nick,omitempty"`
+	HasNick                          bool                   `protobuf:"varint,2,opt,name=has_nick,json=hasNick,proto3" json:"has_nick,omitempty"`
+	Roles                            []int64                `protobuf:"varint,3,rep,packed,name=roles,proto3" json:"roles,omitempty"`
+	JoinedAtNs                       int64                  `protobuf:"varint,4,opt,name=joined_at_ns,json=joinedAtNs,proto3" json:"joined_at_ns,omitempty"`
+	JoinedAtOffset                   int32                  `protobuf:"varint,5,opt,name=joined_at_offset,json=joinedAtOffset,proto3" json:"joined_at_offset,omitempty"`
+	CommunicationDisabledUntilNs     int64                  `protobuf:"varint,6,opt,name=communication_disabled_until_ns,json=communicationDisabledUntilNs,proto3" json:"communication_disabled_until_ns,omitempty"`
+	CommunicationDisabledUntilOffset int32                  `protobuf:"varint,7,opt,name=communication_disabled_until_offset,json=communicationDisabledUntilOffset,proto3" json:"communication_disabled_until_offset,omitempty"`
+	unknownFields                    protoimpl.UnknownFields
+	sizeCache                        protoimpl.SizeCache
+}
+
+func (x *Member) Reset() {
+	*x = Member{}
+	mi := &file_guildpb_guild_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Member) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Member) ProtoMessage() {}
+
+func (x *Member) ProtoReflect() protoreflect.Message {
+	mi := &file_guildpb_guild_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Member.ProtoReflect.Descriptor instead.
+func (*Member) Descriptor() ([]byte, []int) {
+	return file_guildpb_guild_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Member) GetNick() string {
+	if x != nil {
+		return x.Nick
+	}
+	return ""
+}
+
+func (x *Member) GetHasNick() bool {
+	if x != nil {
+		return x.HasNick
+	}
+	return false
+}
+
+func (x *Member) GetRoles() []int64 {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *Member) GetJoinedAtNs() int64 {
+	if x != nil {
+		return x.JoinedAtNs
+	}
+	return 0
+}
+
+func (x *Member) GetJoinedAtOffset() int32 {
+	if x != nil {
+		return x.JoinedAtOffset
+	}
+	return 0
+}
+
+func (x *Member) GetCommunicationDisabledUntilNs() int64 {
+	if x != nil {
+		return x.CommunicationDisabledUntilNs
+	}
+	return 0
+}
+
+func (x *Member) GetCommunicationDisabledUntilOffset() int32 {
+	if x != nil {
+		return x.CommunicationDisabledUntilOffset
+	}
+	return 0
+}
+
 var File_guildpb_guild_proto protoreflect.FileDescriptor
 
 const file_guildpb_guild_proto_rawDesc = "" +
@@ -196,7 +561,44 @@ const file_guildpb_guild_proto_rawDesc = "" +
 	"\n" +
 	"GuildReply\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\x05R\x06status\x12\x12\n" +
-	"\x04body\x18\x02 \x01(\fR\x04body2B\n" +
+	"\x04body\x18\x02 \x01(\fR\x04body\"\xab\x04\n" +
+	"\x05Authz\x12\x19\n" +
+	"\bguild_id\x18\x01 \x01(\x03R\aguildId\x12\x1d\n" +
+	"\n" +
+	"channel_id\x18\x02 \x01(\x03R\tchannelId\x12!\n" +
+	"\fchannel_type\x18\x03 \x01(\x05R\vchannelType\x12-\n" +
+	"\x13rate_limit_per_user\x18\x04 \x01(\x05R\x10rateLimitPerUser\x12 \n" +
+	"\vpermissions\x18\x05 \x01(\x04R\vpermissions\x12*\n" +
+	"\x06author\x18\x06 \x01(\v2\x12.accord.guild.UserR\x06author\x12,\n" +
+	"\x06member\x18\a \x01(\v2\x14.accord.guild.MemberR\x06member\x12\x18\n" +
+	"\aviewers\x18\b \x03(\x03R\aviewers\x12)\n" +
+	"\x10viewers_included\x18\t \x01(\bR\x0fviewersIncluded\x12'\n" +
+	"\x0fviewers_version\x18\n" +
+	" \x01(\x04R\x0eviewersVersion\x12.\n" +
+	"\bmentions\x18\v \x03(\v2\x12.accord.guild.UserR\bmentions\x12#\n" +
+	"\rmention_roles\x18\f \x03(\x03R\fmentionRoles\x12)\n" +
+	"\x10mention_everyone\x18\r \x01(\bR\x0fmentionEveryone\x12,\n" +
+	"\x12allow_replied_user\x18\x0e \x01(\bR\x10allowRepliedUser\"\xea\x01\n" +
+	"\x04User\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x1a\n" +
+	"\busername\x18\x02 \x01(\tR\busername\x12$\n" +
+	"\rdiscriminator\x18\x03 \x01(\tR\rdiscriminator\x12\x1f\n" +
+	"\vglobal_name\x18\x04 \x01(\tR\n" +
+	"globalName\x12&\n" +
+	"\x0fhas_global_name\x18\x05 \x01(\bR\rhasGlobalName\x12\x16\n" +
+	"\x06avatar\x18\x06 \x01(\tR\x06avatar\x12\x1d\n" +
+	"\n" +
+	"has_avatar\x18\a \x01(\bR\thasAvatar\x12\x10\n" +
+	"\x03bot\x18\b \x01(\bR\x03bot\"\xaf\x02\n" +
+	"\x06Member\x12\x12\n" +
+	"\x04nick\x18\x01 \x01(\tR\x04nick\x12\x19\n" +
+	"\bhas_nick\x18\x02 \x01(\bR\ahasNick\x12\x14\n" +
+	"\x05roles\x18\x03 \x03(\x03R\x05roles\x12 \n" +
+	"\fjoined_at_ns\x18\x04 \x01(\x03R\n" +
+	"joinedAtNs\x12(\n" +
+	"\x10joined_at_offset\x18\x05 \x01(\x05R\x0ejoinedAtOffset\x12E\n" +
+	"\x1fcommunication_disabled_until_ns\x18\x06 \x01(\x03R\x1ccommunicationDisabledUntilNs\x12M\n" +
+	"#communication_disabled_until_offset\x18\a \x01(\x05R communicationDisabledUntilOffset2B\n" +
 	"\x05Guild\x129\n" +
 	"\x04Call\x12\x17.accord.guild.GuildCall\x1a\x18.accord.guild.GuildReplyB,Z*github.com/accordchat/accord/proto/guildpbb\x06proto3"
 
@@ -212,21 +614,27 @@ func file_guildpb_guild_proto_rawDescGZIP() []byte {
 	return file_guildpb_guild_proto_rawDescData
 }
 
-var file_guildpb_guild_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_guildpb_guild_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_guildpb_guild_proto_goTypes = []any{
 	(*GuildCall)(nil),  // 0: accord.guild.GuildCall
 	(*GuildReply)(nil), // 1: accord.guild.GuildReply
-	nil,                // 2: accord.guild.GuildCall.ParamsEntry
+	(*Authz)(nil),      // 2: accord.guild.Authz
+	(*User)(nil),       // 3: accord.guild.User
+	(*Member)(nil),     // 4: accord.guild.Member
+	nil,                // 5: accord.guild.GuildCall.ParamsEntry
 }
 var file_guildpb_guild_proto_depIdxs = []int32{
-	2, // 0: accord.guild.GuildCall.params:type_name -> accord.guild.GuildCall.ParamsEntry
-	0, // 1: accord.guild.Guild.Call:input_type -> accord.guild.GuildCall
-	1, // 2: accord.guild.Guild.Call:output_type -> accord.guild.GuildReply
-	2, // [2:3] is the sub-list for method output_type
-	1, // [1:2] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	5, // 0: accord.guild.GuildCall.params:type_name -> accord.guild.GuildCall.ParamsEntry
+	3, // 1: accord.guild.Authz.author:type_name -> accord.guild.User
+	4, // 2: accord.guild.Authz.member:type_name -> accord.guild.Member
+	3, // 3: accord.guild.Authz.mentions:type_name -> accord.guild.User
+	0, // 4: accord.guild.Guild.Call:input_type -> accord.guild.GuildCall
+	1, // 5: accord.guild.Guild.Call:output_type -> accord.guild.GuildReply
+	5, // [5:6] is the sub-list for method output_type
+	4, // [4:5] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_guildpb_guild_proto_init() }
@@ -240,7 +648,7 @@ func file_guildpb_guild_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_guildpb_guild_proto_rawDesc), len(file_guildpb_guild_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
