@@ -83,9 +83,9 @@ type pendingSend struct {
 	member      *discord.Member
 	channelType *int
 	viewers     []int64
-	nonce   string
-	author  int64
-	prevAt  time.Time // the author's previous slow-mode stamp, restored on failure
+	nonce       string
+	author      int64
+	prevAt      time.Time // the author's previous slow-mode stamp, restored on failure
 }
 
 // commitDone is the writer's completion, delivered into the mailbox.
