@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -74,6 +75,37 @@ type channelGrain struct {
 	viewers        []int64
 	viewersVersion uint64
 	hasViewers     bool
+
+	// authzs is the last authorization decoded per actor: the guild grain
+	// answers the same bytes while its state and the actor's mentions do not
+	// change. The decoded values are shared: never modified.
+	authzs map[int64]*decodedAuthz
+}
+
+type decodedAuthz struct {
+	raw      []byte
+	a        ChannelAuthz
+	version  uint64
+	included bool
+}
+
+// channelAuthzMax bounds channelGrain.authzs; past it the map starts over.
+const channelAuthzMax = 1024
+
+// decodeAuthz is DecodeAuthz, remembering the last answer per actor.
+func (g *channelGrain) decodeAuthz(actor int64, raw []byte) (ChannelAuthz, uint64, bool, error) {
+	if d := g.authzs[actor]; d != nil && bytes.Equal(d.raw, raw) {
+		return d.a, d.version, d.included, nil
+	}
+	a, version, included, err := DecodeAuthz(raw)
+	if err != nil {
+		return a, version, included, err
+	}
+	if g.authzs == nil || len(g.authzs) >= channelAuthzMax {
+		g.authzs = map[int64]*decodedAuthz{}
+	}
+	g.authzs[actor] = &decodedAuthz{raw: raw, a: a, version: version, included: included}
+	return a, version, included, nil
 }
 
 // errNeedViewers answers a call whose authorization left the viewers out
@@ -237,7 +269,7 @@ const dmPermissions = permissions.ViewChannel | permissions.SendMessages | permi
 // call, or for DM channels from the recipients.
 func (g *channelGrain) authorize(c *ccall) *discord.Error {
 	if g.guildID != 0 {
-		a, version, included, err := DecodeAuthz(c.req.GetAuthz())
+		a, version, included, err := g.decodeAuthz(c.actor, c.req.GetAuthz())
 		if err != nil || int64(a.ChannelID) != g.id {
 			return discord.ErrInternal
 		}

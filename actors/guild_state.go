@@ -39,7 +39,20 @@ type guildState struct {
 	// viewersSent records, per channel id, the version whose viewer list
 	// channel.authorize last included.
 	viewersSent map[int64]uint64
+	// authzCache holds channel.authorize answers that do not depend on the
+	// message body or the time, as of version.
+	authzCache map[authzKey][]byte
 }
+
+// authzKey identifies a cached channel.authorize answer.
+type authzKey struct {
+	actor, channel int64
+	viewers        bool // the answer includes the viewer list
+}
+
+// authzCacheMax bounds guildState.authzCache; past it the cache starts
+// over.
+const authzCacheMax = 4096
 
 func newGuildState(snap persistence.GuildSnapshot) *guildState {
 	st := &guildState{
@@ -75,7 +88,23 @@ func newGuildState(snap persistence.GuildSnapshot) *guildState {
 // coarser than needed and cannot miss a change.
 func (st *guildState) changed() {
 	st.version++
-	st.viewerCache, st.viewersSent = nil, nil
+	st.viewerCache, st.viewersSent, st.authzCache = nil, nil, nil
+}
+
+// viewersSentAt records that channel's viewer list of this version went out.
+func (st *guildState) viewersSentAt(channel int64) {
+	if st.viewersSent == nil {
+		st.viewersSent = map[int64]uint64{}
+	}
+	st.viewersSent[channel] = st.version
+}
+
+// cacheAuthz keeps an encoded channel.authorize answer of this version.
+func (st *guildState) cacheAuthz(k authzKey, b []byte) {
+	if st.authzCache == nil || len(st.authzCache) >= authzCacheMax {
+		st.authzCache = map[authzKey][]byte{}
+	}
+	st.authzCache[k] = b
 }
 
 // cachedViewers is viewers(c), computed once per channel and state version.

@@ -3,6 +3,7 @@ package rest_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/accordchat/accord/actors"
 )
@@ -73,4 +74,50 @@ func TestViewerListFollowsTheGuild(t *testing.T) {
 	created = since(t, "MESSAGE_CREATE", ch)
 	e.rxSend(t, owner, ch, "three")
 	wantRecipients(t, "MESSAGE_CREATE", created(), owner)
+}
+
+// Authorizations are cached in the guild grain (per state version) and the
+// channel grain (per identical answer): every change, a timeout's end and a
+// message's mentions still count for the very next send.
+func TestCachedAuthorizationFollowsChanges(t *testing.T) {
+	e := testEnv(t)
+	owner, member := e.register(t), e.register(t)
+	g := e.createGuild(t, owner, "Cached")
+	e.join(t, g, member)
+	send := func(content string) resp { return e.send(t, member, g.general, map[string]any{"content": content}) }
+
+	for range 3 {
+		expect(t, send("warm"), 200, -1)
+	}
+	// Denied, then allowed again, each for the next send.
+	e.rxOverwrite(t, owner, g.general, member.id, 1, 0, permSend)
+	expect(t, send("denied"), 403, 50013)
+	expect(t, e.do(t, "DELETE", "/api/v10/channels/"+g.general+"/permissions/"+member.id, auth(owner), nil), 204, -1)
+	expect(t, send("allowed"), 200, -1)
+
+	// Mentions come from each message, not from a cached answer.
+	r := expect(t, send("hi <@"+owner.id+">"), 200, -1)
+	if ms, _ := r.body["mentions"].([]any); len(ms) != 1 {
+		t.Fatalf("mentions of a mentioning message: %s", r.raw)
+	}
+	r = expect(t, send("plain"), 200, -1)
+	if ms, _ := r.body["mentions"].([]any); len(ms) != 0 {
+		t.Fatalf("mentions of a plain message: %s", r.raw)
+	}
+	r = expect(t, e.send(t, member, g.general, map[string]any{"content": "quiet <@" + owner.id + ">",
+		"allowed_mentions": map[string]any{"parse": []string{}}}), 200, -1)
+	if ms, _ := r.body["mentions"].([]any); len(ms) != 0 {
+		t.Fatalf("mentions with allowed_mentions none: %s", r.raw)
+	}
+
+	// A timeout stops sends until it ends, without any change to the guild.
+	until := time.Now().Add(1500 * time.Millisecond)
+	expect(t, e.do(t, "PATCH", "/api/v10/guilds/"+g.id+"/members/"+member.id, auth(owner),
+		map[string]any{"communication_disabled_until": until.UTC().Format(time.RFC3339Nano)}), 200, -1)
+	expect(t, send("timed out"), 403, 50013)
+	expect(t, send("still timed out"), 403, 50013)
+	for time.Now().Before(until.Add(50 * time.Millisecond)) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	expect(t, send("after the timeout"), 200, -1)
 }
