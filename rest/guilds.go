@@ -229,19 +229,7 @@ func (s *Server) channelGuild(ctx context.Context, raw string) (int64, *discord.
 	if err != nil {
 		return 0, discord.ErrUnknownChannel
 	}
-	if g, ok := s.channels.m.Load(int64(id)); ok {
-		return g.(int64), nil
-	}
-	g, err := s.cfg.Lookup.ChannelGuild(ctx, int64(id))
-	switch {
-	case errors.Is(err, persistence.ErrNotFound):
-		return 0, discord.ErrUnknownChannel
-	case err != nil:
-		s.cfg.Logger.Error("looking up channel failed", "error", err)
-		return 0, discord.ErrUnavailable
-	}
-	s.channels.m.Store(int64(id), g)
-	return g, nil
+	return s.channelOwner(ctx, int64(id))
 }
 
 // myGuilds is GET /users/@me/guilds: the caller's guilds, each answered by

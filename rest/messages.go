@@ -275,12 +275,8 @@ func (s *Server) listMessages(c *gin.Context) {
 		writeError(c, e)
 		return
 	}
-	t, e := s.authorizeChannel(c, nil)
-	if e == nil {
-		e = canReadHistory(t)
-	}
-	if e != nil {
-		writeError(c, e)
+	t, ok := s.readTarget(c)
+	if !ok {
 		return
 	}
 	ctx := c.Request.Context()
@@ -313,12 +309,8 @@ func (s *Server) listMessages(c *gin.Context) {
 }
 
 func (s *Server) getMessage(c *gin.Context) {
-	t, e := s.authorizeChannel(c, nil)
-	if e == nil {
-		e = canReadHistory(t)
-	}
-	if e != nil {
-		writeError(c, e)
+	t, ok := s.readTarget(c)
+	if !ok {
 		return
 	}
 	ctx := c.Request.Context()
@@ -351,12 +343,8 @@ type editVersion struct {
 }
 
 func (s *Server) messageEdits(c *gin.Context) {
-	t, e := s.authorizeChannel(c, nil)
-	if e == nil {
-		e = canReadHistory(t)
-	}
-	if e != nil {
-		writeError(c, e)
+	t, ok := s.readTarget(c)
+	if !ok {
 		return
 	}
 	ctx := c.Request.Context()
@@ -421,12 +409,6 @@ func (s *Server) render(ctx context.Context, channelID, viewer int64, msgs []per
 // wireReaction renders a reaction summary; custom emoji are stored as
 // "name:id".
 func wireReaction(r persistence.Reaction) discord.Reaction {
-	emoji := discord.Emoji{Name: r.Emoji}
-	if name, id, ok := strings.Cut(r.Emoji, ":"); ok {
-		if sid, err := snowflake.Parse(id); err == nil {
-			emoji = discord.Emoji{ID: &sid, Name: name}
-		}
-	}
 	return discord.Reaction{Count: r.Count, CountDetails: map[string]int{"burst": 0, "normal": r.Count}, Me: r.Me,
-		Emoji: emoji, BurstColors: []any{}}
+		Emoji: actors.WireEmoji(r.Emoji), BurstColors: []any{}}
 }
