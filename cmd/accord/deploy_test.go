@@ -197,7 +197,8 @@ var (
 )
 
 // TestDeployNamesExist checks every ACCORD_* variable and every flag that a
-// deploy file names, comments included, against the binary's.
+// deploy file names, comments included, against the binary's (and the
+// README's ACCORD_* variables too).
 func TestDeployNamesExist(t *testing.T) {
 	env, flags := configEnv()
 	err := filepath.WalkDir(deployDir, func(path string, d os.DirEntry, err error) error {
@@ -222,6 +223,15 @@ func TestDeployNamesExist(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range accordVar.FindAllString(string(readme), -1) {
+		if _, ok := env[name]; !ok {
+			t.Errorf("README.md names %s, which the binary does not read", name)
+		}
 	}
 }
 
@@ -302,9 +312,9 @@ func checkDockerfile(t *testing.T) dockerImage {
 		kw, arg := in[0], in[1]
 		switch kw {
 		case "ENV":
-			if k, v, ok := strings.Cut(arg, "="); ok && !strings.ContainsAny(k, " \t") {
+			if first, _, _ := strings.Cut(arg, " "); strings.Contains(first, "=") {
 				for _, kv := range strings.Fields(arg) { // K=V K2=V2 (no quoted spaces here)
-					k, v, _ = strings.Cut(kv, "=")
+					k, v, _ := strings.Cut(kv, "=")
 					img.env[k] = strings.Trim(v, `"`)
 				}
 			} else {
@@ -936,13 +946,17 @@ func TestDeployKubernetes(t *testing.T) {
 			t.Errorf("%s: selector %v does not select the nodes", where, s.Spec.Selector)
 			continue
 		}
-		targets := map[int]int{}
+		targets := map[string]int{} // "port/proto" → container port
 		for _, p := range s.Spec.Ports {
 			target := p.Port
 			if p.TargetPort != nil {
 				target = resolve(p.TargetPort)
 			}
-			targets[p.Port] = target
+			proto := strings.ToLower(p.Protocol)
+			if proto == "" {
+				proto = "tcp"
+			}
+			targets[fmt.Sprintf("%d/%s", p.Port, proto)] = target
 			if target == remotePort || (target == gossipPort && s.Spec.ClusterIP != "None") {
 				t.Errorf("%s: exposes port %d, which is cluster-internal", where, target)
 			}
@@ -950,15 +964,20 @@ func TestDeployKubernetes(t *testing.T) {
 		switch {
 		case s.Spec.ClusterIP == "None":
 			if !s.Spec.PublishNotReadyAddresses {
-				t.Errorf("%s: headless without publishNotReadyAddresses: no node becomes ready before it joins, so none could be found", where)
+				t.Errorf("%s: headless without publishNotReadyAddresses: nodes that start together find no peers and serve as separate clusters", where)
 				continue
 			}
 			headless = append(headless, s.Metadata.Name)
+			// memberlist joins over TCP and probes over UDP.
 			for _, seed := range cfg.Seeds {
 				host, port, _ := net.SplitHostPort(seed)
-				n, _ := strconv.Atoi(port)
-				if name, _, _ := strings.Cut(host, "."); name == s.Metadata.Name && targets[n] != gossipPort {
-					t.Errorf("%s: seed %s reaches port %d, not gossip (%d)", where, seed, targets[n], gossipPort)
+				if name, _, _ := strings.Cut(host, "."); name != s.Metadata.Name {
+					continue
+				}
+				for _, proto := range []string{"tcp", "udp"} {
+					if got := targets[port+"/"+proto]; got != gossipPort {
+						t.Errorf("%s: seed %s reaches %s port %d, not gossip (%d)", where, seed, proto, got, gossipPort)
+					}
 				}
 			}
 		case slices.Contains(slices.Collect(maps.Values(targets)), httpPort):
