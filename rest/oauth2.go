@@ -113,4 +113,3 @@ func (s *Server) publicBase(c *gin.Context) string {
 	}
 	return scheme + "://" + r.Host
 }
-
