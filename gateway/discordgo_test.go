@@ -88,7 +88,7 @@ func within[T any](t *testing.T, ch <-chan T, what string) T {
 // REST.
 func TestDiscordgoBot(t *testing.T) {
 	e := testEnv(t)
-	bot, _ := e.application(t)
+	bot, dev := e.application(t)
 	owner := e.register(t)
 	g := e.createGuild(t, owner, "Discordgo Guild")
 	// VIEW_CHANNEL, SEND_MESSAGES, ADD_REACTIONS, READ_MESSAGE_HISTORY.
@@ -151,6 +151,10 @@ func TestDiscordgoBot(t *testing.T) {
 	// REST as the bot: its user, the guild's roles (permissions as strings).
 	if u, err := s.User("@me"); err != nil || u.ID != bot.id || !u.Bot {
 		t.Fatalf("User(@me): %+v, %v", u, err)
+	}
+	if app, err := s.Application("@me"); err != nil || app.ID != bot.id || app.Owner == nil || app.Owner.ID != dev.id ||
+		app.Flags != 1<<13|1<<15|1<<19 {
+		t.Fatalf("Application(@me): %+v, %v", app, err)
 	}
 	if roles, err := s.GuildRoles(g.id); err != nil || len(roles) != len(gc.Roles) {
 		t.Fatalf("GuildRoles: %d roles, %v", len(roles), err)

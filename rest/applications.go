@@ -50,6 +50,9 @@ var (
 func (s *Server) mountApplications(g *gin.RouterGroup) {
 	g.POST("/applications", s.createApplication)
 	g.GET("/applications/@me", s.getApplication)
+	// Discord's older "current bot application" route, which discordgo's
+	// Session.Application("@me") calls.
+	g.GET("/oauth2/applications/@me", s.getApplication)
 	g.PATCH("/applications/@me", s.patchApplication)
 	g.GET("/applications/:application_id", s.getApplication)
 	g.PATCH("/applications/:application_id", s.patchApplication)
