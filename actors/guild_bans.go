@@ -168,18 +168,23 @@ func putBan(c *gcall) (reply, *discord.Error) {
 		}
 		b.User = u
 	}
+	dropRoles, applyDrop, emitDrop := c.dropManagedRoles(id)
 	if e := c.write(func(w *persistence.GuildWriter) error {
 		if err := w.PutBan(b); err != nil {
 			return err
 		}
 		if m != nil {
-			return w.DeleteMember(c.g.id, id)
+			if err := w.DeleteMember(c.g.id, id); err != nil {
+				return err
+			}
+			return dropRoles(w)
 		}
 		return nil
 	}, func() {
 		c.st.bans[id] = &b
 		if m != nil {
 			c.st.removeMember(id)
+			applyDrop()
 		}
 	}); e != nil {
 		return reply{}, e
@@ -187,6 +192,7 @@ func putBan(c *gcall) (reply, *discord.Error) {
 	c.emit("GUILD_BAN_ADD", 0, c.banEvent(b.User), c.st.holders(permissions.BanMembers, c.now))
 	if m != nil {
 		c.emitRemoved(m.User)
+		emitDrop()
 	}
 	return reply{status: http.StatusNoContent}, nil
 }

@@ -235,13 +235,21 @@ func leaveGuild(c *gcall) (reply, *discord.Error) {
 	if c.actor == c.st.guild.OwnerID {
 		return reply{}, discord.ErrOwnerCannotLeave
 	}
-	if e := c.write(func(w *persistence.GuildWriter) error { return w.DeleteMember(c.g.id, c.actor) }, func() {
+	dropRoles, applyDrop, emitDrop := c.dropManagedRoles(c.actor)
+	if e := c.write(func(w *persistence.GuildWriter) error {
+		if err := w.DeleteMember(c.g.id, c.actor); err != nil {
+			return err
+		}
+		return dropRoles(w)
+	}, func() {
 		c.st.removeMember(c.actor)
+		applyDrop()
 	}); e != nil {
 		return reply{}, e
 	}
 	c.emit("GUILD_DELETE", 0, map[string]any{"id": snowflake.ID(c.g.id)}, []int64{c.actor})
 	c.emit("GUILD_MEMBER_REMOVE", 0, map[string]any{"guild_id": snowflake.ID(c.g.id), "user": wireMemberUser(m.User)}, c.st.memberIDs())
+	emitDrop()
 	return reply{status: http.StatusNoContent}, nil
 }
 

@@ -278,7 +278,7 @@ func updateMember(c *gcall) (reply, *discord.Error) {
 			return reply{}, discord.ErrMissingPerms
 		}
 		for _, id := range changedRoles {
-			if !c.st.canManageRole(c.actor, id) {
+			if !c.st.canManageRole(c.actor, id) || c.st.roles[id].BotID != 0 {
 				return reply{}, discord.ErrMissingPerms
 			}
 		}
@@ -365,12 +365,20 @@ func kickMember(c *gcall) (reply, *discord.Error) {
 	if !c.st.canActOn(c.actor, target) {
 		return reply{}, discord.ErrMissingPerms
 	}
-	if e := c.write(func(w *persistence.GuildWriter) error { return w.DeleteMember(c.g.id, target) }, func() {
+	dropRoles, applyDrop, emitDrop := c.dropManagedRoles(target)
+	if e := c.write(func(w *persistence.GuildWriter) error {
+		if err := w.DeleteMember(c.g.id, target); err != nil {
+			return err
+		}
+		return dropRoles(w)
+	}, func() {
 		c.st.removeMember(target)
+		applyDrop()
 	}); e != nil {
 		return reply{}, e
 	}
 	c.emitRemoved(m.User)
+	emitDrop()
 	return reply{status: http.StatusNoContent}, nil
 }
 
@@ -394,6 +402,9 @@ func (c *gcall) memberRole() (*persistence.Member, int64, *discord.Error) {
 	}
 	if e := c.st.requireGuild(c.actor, permissions.ManageRoles, c.now); e != nil {
 		return nil, 0, e
+	}
+	if c.st.roles[id].BotID != 0 {
+		return nil, 0, errManagedRole
 	}
 	if !c.st.canManageRole(c.actor, id) {
 		return nil, 0, discord.ErrMissingPerms

@@ -365,7 +365,9 @@ func deleteRole(c *gcall) (reply, *discord.Error) {
 	if e != nil {
 		return reply{}, e
 	}
-	if r.ID == c.g.id {
+	// Neither @everyone nor a bot's managed role can be deleted (the
+	// latter goes with its bot).
+	if r.ID == c.g.id || r.BotID != 0 {
 		return reply{}, errInvalidRole
 	}
 	id := r.ID

@@ -20,8 +20,13 @@ func sfPtr(id int64) *snowflake.ID {
 }
 
 func wireRole(r *persistence.Role) discord.Role {
-	return discord.Role{ID: snowflake.ID(r.ID), Name: r.Name, Color: r.Color, Hoist: r.Hoist, Position: r.Position,
+	out := discord.Role{ID: snowflake.ID(r.ID), Name: r.Name, Color: r.Color, Hoist: r.Hoist, Position: r.Position,
 		Permissions: permissions.Permission(r.Permissions), Mentionable: r.Mentionable}
+	if r.BotID != 0 {
+		out.Managed = true
+		out.Tags = &discord.RoleTags{BotID: snowflake.ID(r.BotID)}
+	}
+	return out
 }
 
 // sortedRoles lists roles by position, then id, as clients show them.

@@ -73,6 +73,13 @@ type Role struct {
 	Managed      bool                   `json:"managed"`
 	Mentionable  bool                   `json:"mentionable"`
 	Flags        int                    `json:"flags"`
+	// Tags is present on managed roles only: a bot's role names its bot.
+	Tags *RoleTags `json:"tags,omitempty"`
+}
+
+// RoleTags says what manages a managed role.
+type RoleTags struct {
+	BotID snowflake.ID `json:"bot_id"`
 }
 
 // Overwrite is a channel permission overwrite; Type 0 is a role, 1 a member.

@@ -54,10 +54,11 @@ type Config struct {
 	// without query), sent as READY's resume_gateway_url. Optional: by
 	// default it is derived from each upgrade request's Host header.
 	PublicURL string
-	// PrivilegedIntents returns the privileged intents bot userID may use
-	// (Discord's application flags); asking for others closes with 4014.
-	// Optional: nil allows all three (a new application has them all).
-	PrivilegedIntents func(userID int64) uint64
+	// Bots verifies bot tokens and reads the application flags that decide
+	// which privileged intents a bot may use (asking for others closes with
+	// 4014). Optional: without it bot tokens are refused and bots may use
+	// all three (a new application has them all).
+	Bots BotSource
 
 	// HeartbeatInterval is sent in Hello. Default 41.25 s (Discord's).
 	HeartbeatInterval time.Duration

@@ -292,9 +292,10 @@ func TestCloseCodes(t *testing.T) {
 			identify(c, e.bot(t).access, nil)
 		}},
 		{name: "privileged intent not granted", code: 4014, run: func(t *testing.T, e *env, c *client, a account) {
-			b := e.bot(t)
-			restricted.Store(b.idInt(), true)
-			identify(c, b.access, map[string]any{"intents": IntentGuilds | IntentGuildMembers})
+			b, owner := e.application(t)
+			// Only the presence flag stays: GUILD_MEMBERS is not allowed.
+			expect(t, e.do(t, "PATCH", "/api/v10/applications/"+b.id, owner.auth(), map[string]any{"flags": 1 << 13}), 200)
+			identify(c, "Bot "+b.access, map[string]any{"intents": IntentGuilds | IntentGuildMembers})
 		}},
 	}
 	for _, tc := range cases {

@@ -77,7 +77,13 @@ func (c *conn) authenticate(ctx context.Context, raw *string) (token.Claims, err
 	if tok == "" {
 		return token.Claims{}, ErrAuthenticationFailed
 	}
-	claims, err := c.srv.cfg.Tokens.Verify(tok)
+	var claims token.Claims
+	var err error
+	if botID, hash, ok := token.ParseBot(tok); ok {
+		claims, err = c.srv.verifyBot(ctx, botID, hash)
+	} else {
+		claims, err = c.srv.cfg.Tokens.Verify(tok)
+	}
 	if errors.Is(err, token.ErrInvalidToken) {
 		return token.Claims{}, ErrAuthenticationFailed
 	}
@@ -137,16 +143,16 @@ func (c *conn) identify(d json.RawMessage) error {
 		return err
 	}
 	intents := IntentsAll
+	var appFlags int64
 	switch {
 	case user.Bot && id.Intents == nil:
 		return ErrInvalidIntents
 	case user.Bot:
 		intents = uint64(*id.Intents)
-		allowed := IntentsPrivileged
-		if f := c.srv.cfg.PrivilegedIntents; f != nil {
-			allowed = f(user.ID)
+		if appFlags, err = c.srv.applicationOf(ctx, user.ID); err != nil {
+			return err
 		}
-		if intents&IntentsPrivileged&^allowed != 0 {
+		if intents&IntentsPrivileged&^privilegedIntents(appFlags) != 0 {
 			return ErrDisallowedIntents
 		}
 	case id.Intents != nil:
@@ -184,7 +190,7 @@ func (c *conn) identify(d json.RawMessage) error {
 
 	ready := readyData{V: c.v, User: selfUser(user), UserSettings: struct{}{}, Guilds: []unavailableGuild{},
 		SessionID: ss.id, ResumeGatewayURL: c.url, SessionType: "normal",
-		Application:     readyApplication{ID: snowflake.ID(user.ID), Flags: 0},
+		Application:     readyApplication{ID: snowflake.ID(user.ID), Flags: appFlags},
 		PrivateChannels: privateChannels, Relationships: []any{}, GuildJoinRequests: []any{}, Presences: []any{},
 		GeoOrderedRTCRegions: []string{}, Trace: []string{"accord-gateway"}}
 	if id.Shard != nil {
@@ -309,11 +315,12 @@ type unavailableGuild struct {
 	Unavailable bool         `json:"unavailable"`
 }
 
-// readyApplication is READY's application: until applications exist, a
-// user's own id and no flags.
+// readyApplication is READY's application: a bot's application (which
+// shares the bot's id) with its flags; for a person, their own id and no
+// flags.
 type readyApplication struct {
 	ID    snowflake.ID `json:"id"`
-	Flags int          `json:"flags"`
+	Flags int64        `json:"flags"`
 }
 
 // selfUser is the user object a user sees of itself: with email and

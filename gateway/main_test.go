@@ -47,8 +47,6 @@ var (
 	envOnce sync.Once
 	shared  *env
 	envErr  error
-	// restricted lists bots whose application lacks the privileged intents.
-	restricted sync.Map
 )
 
 type keepTB struct{ testing.TB }
@@ -110,19 +108,13 @@ func testEnv(t testing.TB) *env {
 		tokens := token.NewIssuer(token.Config{Keys: keys})
 		cfg := Config{
 			Tokens: tokens, Store: store, Users: system.Users(), Guilds: system.Guilds(), DMs: system.Channels(),
-			PresenceGrace: -1, SweepInterval: 50 * time.Millisecond, Logger: logger,
-			PrivilegedIntents: func(id int64) uint64 {
-				if _, ok := restricted.Load(id); ok {
-					return 0
-				}
-				return IntentsPrivileged
-			},
+			PresenceGrace: -1, SweepInterval: 50 * time.Millisecond, Logger: logger, Bots: store,
 		}
 		gw := New(cfg)
 		fwd.to.Store(gw)
 		api := rest.New(rest.Config{
 			Accounts: store, Users: system.Users(), Tokens: tokens, Passwords: hasher, IDs: ids, Logger: logger,
-			Guilds: system.Guilds(), Lookup: store, Channels: system.Channels(), Messages: store,
+			Applications: store, Guilds: system.Guilds(), Lookup: store, Channels: system.Channels(), Messages: store,
 		})
 		srv := httptest.NewServer(mux(gw, api.Handler()))
 		shared = &env{url: srv.URL, wsURL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/gateway",
@@ -222,14 +214,23 @@ func (e *env) register(t testing.TB) account {
 	return account{id: u["id"].(string), username: name, access: r.body["access_token"].(string)}
 }
 
-// bot makes a fresh account a bot (there is no application API yet).
+// bot creates an application (owned by a fresh account) through the API;
+// the account returned is its bot, with the bot token as access.
 func (e *env) bot(t testing.TB) account {
 	t.Helper()
-	a := e.register(t)
-	if _, err := e.store.Pool().Exec(context.Background(), `UPDATE users SET bot = true WHERE id = $1`, a.idInt()); err != nil {
-		t.Fatal(err)
-	}
-	return a
+	b, _ := e.application(t)
+	return b
+}
+
+// application creates an application owned by a fresh account and returns
+// its bot and the owner.
+func (e *env) application(t testing.TB) (bot, owner account) {
+	t.Helper()
+	owner = e.register(t)
+	n := userSeq.Add(1)
+	r := expect(t, e.do(t, "POST", "/api/v10/applications", owner.auth(), map[string]any{"name": fmt.Sprintf("bot%d", n)}), 201)
+	b := r.body["bot"].(map[string]any)
+	return account{id: b["id"].(string), username: b["username"].(string), access: b["token"].(string)}, owner
 }
 
 type guild struct {

@@ -67,13 +67,13 @@ func (w *GuildWriter) DeleteGuild(id int64) error {
 	return w.exec(`DELETE FROM guilds WHERE id = $1`, id)
 }
 
-const putRoleSQL = `INSERT INTO roles (id, guild_id, name, color, hoist, position, permissions, mentionable)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+const putRoleSQL = `INSERT INTO roles (id, guild_id, name, color, hoist, position, permissions, mentionable, bot_id)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 	ON CONFLICT (id) DO UPDATE SET name = $3, color = $4, hoist = $5, position = $6, permissions = $7, mentionable = $8`
 
 // PutRole inserts or rewrites a role.
 func (w *GuildWriter) PutRole(r Role) error {
-	return w.exec(putRoleSQL, r.ID, r.GuildID, r.Name, r.Color, r.Hoist, r.Position, int64(r.Permissions), r.Mentionable)
+	return w.exec(putRoleSQL, r.ID, r.GuildID, r.Name, r.Color, r.Hoist, r.Position, int64(r.Permissions), r.Mentionable, nullID(r.BotID))
 }
 
 // PutRoles writes several roles in one round trip (a reorder or a shift).
@@ -83,7 +83,7 @@ func (w *GuildWriter) PutRoles(roles []Role) error {
 	}
 	b := &pgx.Batch{}
 	for _, r := range roles {
-		b.Queue(putRoleSQL, r.ID, r.GuildID, r.Name, r.Color, r.Hoist, r.Position, int64(r.Permissions), r.Mentionable)
+		b.Queue(putRoleSQL, r.ID, r.GuildID, r.Name, r.Color, r.Hoist, r.Position, int64(r.Permissions), r.Mentionable, nullID(r.BotID))
 	}
 	return w.tx.SendBatch(w.ctx, b).Close()
 }

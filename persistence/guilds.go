@@ -29,6 +29,9 @@ type Role struct {
 	Position    int
 	Permissions uint64
 	Mentionable bool
+	// BotID is the bot whose managed role this is (Discord's
+	// tags.bot_id); 0 for a role members manage.
+	BotID int64
 }
 
 // Overwrite is a channel permission overwrite for a role (type 0) or a
@@ -123,8 +126,8 @@ func (s *Store) LoadGuild(ctx context.Context, id int64) (GuildSnapshot, error) 
 		if sys != nil {
 			snap.Guild.SystemChannelID = *sys
 		}
-		if snap.Roles, err = collect(ctx, tx, `SELECT id, guild_id, name, color, hoist, position, permissions, mentionable
-			FROM roles WHERE guild_id = $1`, id, scanRole); err != nil {
+		if snap.Roles, err = collect(ctx, tx, `SELECT id, guild_id, name, color, hoist, position, permissions, mentionable,
+			coalesce(bot_id, 0) FROM roles WHERE guild_id = $1`, id, scanRole); err != nil {
 			return err
 		}
 		if snap.Channels, err = collect(ctx, tx, `SELECT id, guild_id, type, coalesce(name, ''), topic, position,
@@ -193,7 +196,7 @@ func collect[T any](ctx context.Context, tx pgx.Tx, sql string, arg any, scan fu
 func scanRole(r pgx.Row) (Role, error) {
 	var ro Role
 	var perms int64
-	err := r.Scan(&ro.ID, &ro.GuildID, &ro.Name, &ro.Color, &ro.Hoist, &ro.Position, &perms, &ro.Mentionable)
+	err := r.Scan(&ro.ID, &ro.GuildID, &ro.Name, &ro.Color, &ro.Hoist, &ro.Position, &perms, &ro.Mentionable, &ro.BotID)
 	ro.Permissions = uint64(perms)
 	return ro, err
 }

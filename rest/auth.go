@@ -106,6 +106,10 @@ func (s *Server) login(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	user, err := s.findLogin(ctx, strings.TrimSpace(*req.Login))
+	if err == nil && user.Bot {
+		// Bots have no password; they use their token.
+		err = persistence.ErrNotFound
+	}
 	if errors.Is(err, persistence.ErrNotFound) {
 		// Spend the time a real check would, so timing does not tell
 		// whether the account exists.

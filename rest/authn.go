@@ -1,11 +1,14 @@
 package rest
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/accordchat/accord/discord"
+	"github.com/accordchat/accord/persistence"
 	"github.com/accordchat/accord/token"
 	"github.com/gin-gonic/gin"
 )
@@ -13,9 +16,10 @@ import (
 // claimsKey is the gin context key of the caller's verified claims.
 const claimsKey = "accord.claims"
 
-// authenticate verifies the Authorization header ("Bearer <jwt>", "Bot
-// <jwt>" or a bare "<jwt>") and that the token's family (its login) is still
-// active. Anything else is 401.
+// authenticate verifies the Authorization header ("Bearer <token>", "Bot
+// <token>" or a bare "<token>", where the token is a JWT access token or a
+// bot token) and that the token's family (its login, or the bot's current
+// token) is still active. Anything else is 401.
 func (s *Server) authenticate(c *gin.Context) {
 	raw := token.StripScheme(c.GetHeader("Authorization"))
 	if raw == "" {
@@ -25,7 +29,7 @@ func (s *Server) authenticate(c *gin.Context) {
 	claims, ok := s.verified.get(raw)
 	var err error
 	if !ok {
-		claims, err = s.cfg.Tokens.Verify(raw)
+		claims, err = s.verify(c.Request.Context(), raw)
 		if err == nil {
 			s.verified.put(raw, claims)
 		}
@@ -55,6 +59,30 @@ func (s *Server) authenticate(c *gin.Context) {
 	}
 	c.Set(claimsKey, claims)
 	c.Next()
+}
+
+// botClaimsTTL is how long a verified bot token stays in the verified-token
+// cache before its hash is looked up again. Revocation does not wait for
+// it: the token's family is checked on every request.
+const botClaimsTTL = 5 * time.Minute
+
+// verify checks a JWT access token's signature, or looks a bot token's
+// secret up, and returns the token's claims; errors for a token that is not
+// valid wrap token.ErrInvalidToken.
+func (s *Server) verify(ctx context.Context, raw string) (token.Claims, error) {
+	botID, hash, ok := token.ParseBot(raw)
+	if !ok {
+		return s.cfg.Tokens.Verify(raw)
+	}
+	family, err := s.cfg.Applications.BotTokenFamily(ctx, botID, hash)
+	if errors.Is(err, persistence.ErrNotFound) {
+		return token.Claims{}, fmt.Errorf("%w: unknown bot token", token.ErrInvalidToken)
+	}
+	if err != nil {
+		return token.Claims{}, err
+	}
+	now := time.Now()
+	return token.Claims{UserID: botID, SessionID: family, IssuedAt: now, ExpiresAt: now.Add(botClaimsTTL)}, nil
 }
 
 // caller returns the claims authenticate stored.

@@ -129,7 +129,7 @@ func testEnv(t testing.TB) *env {
 		}
 		api := rest.New(rest.Config{
 			Accounts: store, Users: system.Users(), Tokens: token.NewIssuer(token.Config{Keys: keys}),
-			Passwords: hasher, IDs: ids, Logger: logger, Guilds: system.Guilds(), Lookup: store,
+			Passwords: hasher, IDs: ids, Logger: logger, Applications: store, Guilds: system.Guilds(), Lookup: store,
 			Channels: system.Channels(), Messages: store,
 			Ready: func(ctx context.Context) error { return store.Ping(ctx) },
 		})

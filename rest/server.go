@@ -56,6 +56,8 @@ type Config struct {
 	Passwords *password.Hasher
 	IDs       IDGenerator
 	Logger    *slog.Logger
+	// Applications stores applications and verifies bot tokens.
+	Applications ApplicationStore
 	// Guilds runs guild operations in guild grains.
 	Guilds GuildDirectory
 	// Lookup routes channel and invite ids to their guilds.
@@ -148,6 +150,7 @@ func (s *Server) mountAPI(g *gin.RouterGroup, native bool) {
 	s.mountGuilds(authed)
 	s.mountMessages(authed, native)
 	s.mountDMs(authed)
+	s.mountApplications(authed)
 }
 
 func (s *Server) mountAuth(g *gin.RouterGroup) {

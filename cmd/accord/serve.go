@@ -160,6 +160,7 @@ func serve(ctx context.Context, args []string) error {
 		Users:     system.Users(),
 		Guilds:    system.Guilds(),
 		DMs:       system.Channels(),
+		Bots:      store,
 		PublicURL: cfg.GatewayURL,
 		Logger:    logger,
 	})
@@ -173,18 +174,19 @@ func serve(ctx context.Context, args []string) error {
 	}()
 
 	api := rest.New(rest.Config{
-		Accounts:   store,
-		Users:      system.Users(),
-		Guilds:     system.Guilds(),
-		Lookup:     store,
-		Channels:   system.Channels(),
-		Messages:   store,
-		Tokens:     tokens,
-		Passwords:  passwords,
-		IDs:        ids,
-		Logger:     logger,
-		Registry:   registry,
-		GatewayURL: cfg.GatewayURL,
+		Accounts:     store,
+		Applications: store,
+		Users:        system.Users(),
+		Guilds:       system.Guilds(),
+		Lookup:       store,
+		Channels:     system.Channels(),
+		Messages:     store,
+		Tokens:       tokens,
+		Passwords:    passwords,
+		IDs:          ids,
+		Logger:       logger,
+		Registry:     registry,
+		GatewayURL:   cfg.GatewayURL,
 		Ready: func(ctx context.Context) error {
 			select {
 			case <-provider.Ready():
