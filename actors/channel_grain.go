@@ -364,7 +364,7 @@ func (g *channelGrain) fence(ctx pcluster.GrainContext) {
 
 // emit publishes a channel event to the channel's viewers.
 func (c *ccall) emit(typ string, data any, recipients []int64) {
-	if c.g.sys.cfg.Fanout == nil || len(recipients) == 0 {
+	if len(recipients) == 0 {
 		return
 	}
 	b, err := json.Marshal(data)
@@ -372,7 +372,7 @@ func (c *ccall) emit(typ string, data any, recipients []int64) {
 		c.g.sys.log.Error("encoding event failed", slog.String("type", typ), slog.Any("error", err))
 		return
 	}
-	c.g.sys.cfg.Fanout.Publish(Event{Type: typ, GuildID: c.g.guildID, ChannelID: c.g.id, Data: b, Recipients: recipients})
+	c.g.sys.Publish(Event{Type: typ, GuildID: c.g.guildID, ChannelID: c.g.id, Data: b, Recipients: recipients})
 }
 
 // decode reads the JSON body into v.

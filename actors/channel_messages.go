@@ -299,7 +299,7 @@ func (g *channelGrain) finishSend(done *commitDone) {
 		g.nonces.put(p.author, p.nonce, &nonceEntry{answer: b, at: time.Now()})
 	}
 	p.answer(g, &channelpb.ChannelReply{Status: http.StatusOK, Body: b})
-	if g.sys.cfg.Fanout != nil && len(p.viewers) > 0 {
+	if len(p.viewers) > 0 {
 		event := p.msg
 		if g.guildID != 0 {
 			event.GuildID, event.Member = sfPtr(g.guildID), p.member
@@ -307,7 +307,7 @@ func (g *channelGrain) finishSend(done *commitDone) {
 			event.ChannelType = p.channelType
 		}
 		data := event.AppendJSON(make([]byte, 0, len(b)+256))
-		g.sys.cfg.Fanout.Publish(Event{Type: "MESSAGE_CREATE", GuildID: g.guildID, ChannelID: g.id, Data: data, Recipients: p.viewers})
+		g.sys.Publish(Event{Type: "MESSAGE_CREATE", GuildID: g.guildID, ChannelID: g.id, Data: data, Recipients: p.viewers})
 	}
 }
 

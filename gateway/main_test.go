@@ -110,7 +110,7 @@ func testEnv(t testing.TB) *env {
 		tokens := token.NewIssuer(token.Config{Keys: keys})
 		cfg := Config{
 			Tokens: tokens, Store: store, Users: system.Users(), Guilds: system.Guilds(), DMs: system.Channels(),
-			PresenceGrace: -1, SweepInterval: 50 * time.Millisecond, Logger: logger,
+			PresenceGrace: -1, SweepInterval: 50 * time.Millisecond, Logger: logger, Cluster: system,
 			PrivilegedIntents: func(id int64) uint64 {
 				if _, ok := restricted.Load(id); ok {
 					return 0
@@ -120,6 +120,7 @@ func testEnv(t testing.TB) *env {
 		}
 		gw := New(cfg)
 		fwd.to.Store(gw)
+		system.SetSessionHost(gw)
 		api := rest.New(rest.Config{
 			Accounts: store, Users: system.Users(), Tokens: tokens, Passwords: hasher, IDs: ids, Logger: logger,
 			Guilds: system.Guilds(), Lookup: store, Channels: system.Channels(), Messages: store,

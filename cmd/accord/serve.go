@@ -161,9 +161,12 @@ func serve(ctx context.Context, args []string) error {
 		Guilds:    system.Guilds(),
 		DMs:       system.Channels(),
 		PublicURL: cfg.GatewayURL,
+		Cluster:   system,
 		Logger:    logger,
 	})
 	gatewayFanout.set(gw)
+	system.SetSessionHost(gw)
+	registerFanoutStats(registry, system)
 	defer func() {
 		sctx, cancel := shutdownCtx()
 		defer cancel()
