@@ -57,9 +57,9 @@ var (
 
 // peer is another node as the directory knows it.
 type peer struct {
-	id   string
-	tag  string
-	pid  *actor.PID
+	id  string
+	tag string
+	pid *actor.PID
 	// users are the users with sessions on the peer, with their presence
 	// there. Guarded by nodes.mu.
 	users map[int64]UserPresence

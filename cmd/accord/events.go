@@ -63,5 +63,8 @@ func registerFanoutStats(reg prometheus.Registerer, sys *actors.System) {
 			func(s actors.FanoutStats) int64 { return s.RemoteMessages }),
 		counter("remote_received_total", "Event messages received from other nodes.",
 			func(s actors.FanoutStats) int64 { return s.RemoteEvents }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "accord", Subsystem: "cluster", Name: "peers",
+			Help: "Other nodes this node exchanges events and session routes with."},
+			func() float64 { return float64(len(sys.Peers())) }),
 	)
 }
