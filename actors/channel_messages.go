@@ -86,6 +86,9 @@ type pendingSend struct {
 	nonce       string
 	author      int64
 	prevAt      time.Time // the author's previous slow-mode stamp, restored on failure
+	// committed receives the writer's completion too (capacity 1), for a
+	// grain that stops before the completion reaches its mailbox.
+	committed chan error
 }
 
 // commitDone is the writer's completion, delivered into the mailbox.
@@ -216,7 +219,7 @@ func createMessage(c *ccall) (reply, *discord.Error) {
 	g.seq++
 	seq := g.seq
 	p := &pendingSend{senders: []*actor.PID{c.ctx.Sender()}, msg: msg, viewers: a.Viewers, author: c.actor,
-		prevAt: g.lastSend[c.actor]}
+		prevAt: g.lastSend[c.actor], committed: make(chan error, 1)}
 	if g.guildID != 0 {
 		p.member = a.Member
 	} else {
@@ -225,6 +228,7 @@ func createMessage(c *ccall) (reply, *discord.Error) {
 	}
 	self, root := g.self, g.root
 	if err := g.sys.cfg.Writer.Submit(row, g.epoch, func(err error) {
+		p.committed <- err
 		root.Send(self, &commitDone{seq: seq, err: err})
 	}); err != nil {
 		return reply{}, discord.ErrUnavailable

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -78,6 +79,8 @@ type node struct {
 	http   string // host:port
 	gossip string
 	cmd    *exec.Cmd
+	// isolated: the checker no longer sends to it (cut off, or leaving).
+	isolated atomic.Bool
 	logs   *logBuffer
 	done   chan struct{}
 	err    error
