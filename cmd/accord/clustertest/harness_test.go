@@ -81,9 +81,9 @@ type node struct {
 	cmd    *exec.Cmd
 	// isolated: the checker no longer sends to it (cut off, or leaving).
 	isolated atomic.Bool
-	logs   *logBuffer
-	done   chan struct{}
-	err    error
+	logs     *logBuffer
+	done     chan struct{}
+	err      error
 }
 
 func (n *node) url() string   { return "http://" + n.http }
