@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
@@ -125,12 +126,34 @@ func (g *channelGrain) Init(ctx pcluster.GrainContext) {
 	g.lastSend = map[int64]time.Time{}
 }
 
+// stopCommitWait bounds how long a stopping channel grain waits for the
+// commits of its pending sends.
+const stopCommitWait = 3 * time.Second
+
 func (g *channelGrain) Terminate(pcluster.GrainContext) {
-	// Sends still waiting for their commit get a retryable answer: the
-	// commit may still happen, and a retry with the nonce finds it.
-	for seq, p := range g.pending {
-		p.answer(g, channelError(discord.ErrUnavailable))
-		delete(g.pending, seq)
+	// Sends still waiting for their commit are finished as if the
+	// completion had reached the mailbox: answered and fanned out, in
+	// order, so that a grain stopped by a drain or a passivation leaves no
+	// message committed without its answer and its event. Past
+	// stopCommitWait they get a retryable answer: the commit may still
+	// happen, and a retry with the nonce finds it.
+	seqs := make([]uint64, 0, len(g.pending))
+	for seq := range g.pending {
+		seqs = append(seqs, seq)
+	}
+	slices.Sort(seqs)
+	deadline := time.NewTimer(stopCommitWait)
+	defer deadline.Stop()
+	for _, seq := range seqs {
+		p := g.pending[seq]
+		select {
+		case err := <-p.committed:
+			g.finishSend(&commitDone{seq: seq, err: err})
+		case <-deadline.C:
+			deadline.Reset(0)
+			p.answer(g, channelError(discord.ErrUnavailable))
+			delete(g.pending, seq)
+		}
 	}
 }
 
@@ -364,7 +387,7 @@ func (g *channelGrain) fence(ctx pcluster.GrainContext) {
 
 // emit publishes a channel event to the channel's viewers.
 func (c *ccall) emit(typ string, data any, recipients []int64) {
-	if c.g.sys.cfg.Fanout == nil || len(recipients) == 0 {
+	if len(recipients) == 0 {
 		return
 	}
 	b, err := json.Marshal(data)
@@ -372,7 +395,7 @@ func (c *ccall) emit(typ string, data any, recipients []int64) {
 		c.g.sys.log.Error("encoding event failed", slog.String("type", typ), slog.Any("error", err))
 		return
 	}
-	c.g.sys.cfg.Fanout.Publish(Event{Type: typ, GuildID: c.g.guildID, ChannelID: c.g.id, Data: b, Recipients: recipients})
+	c.g.sys.Publish(Event{Type: typ, GuildID: c.g.guildID, ChannelID: c.g.id, Data: b, Recipients: recipients})
 }
 
 // decode reads the JSON body into v.

@@ -86,6 +86,9 @@ type pendingSend struct {
 	nonce       string
 	author      int64
 	prevAt      time.Time // the author's previous slow-mode stamp, restored on failure
+	// committed receives the writer's completion too (capacity 1), for a
+	// grain that stops before the completion reaches its mailbox.
+	committed chan error
 }
 
 // commitDone is the writer's completion, delivered into the mailbox.
@@ -216,7 +219,7 @@ func createMessage(c *ccall) (reply, *discord.Error) {
 	g.seq++
 	seq := g.seq
 	p := &pendingSend{senders: []*actor.PID{c.ctx.Sender()}, msg: msg, viewers: a.Viewers, author: c.actor,
-		prevAt: g.lastSend[c.actor]}
+		prevAt: g.lastSend[c.actor], committed: make(chan error, 1)}
 	if g.guildID != 0 {
 		p.member = a.Member
 	} else {
@@ -225,6 +228,7 @@ func createMessage(c *ccall) (reply, *discord.Error) {
 	}
 	self, root := g.self, g.root
 	if err := g.sys.cfg.Writer.Submit(row, g.epoch, func(err error) {
+		p.committed <- err
 		root.Send(self, &commitDone{seq: seq, err: err})
 	}); err != nil {
 		return reply{}, discord.ErrUnavailable
@@ -299,7 +303,7 @@ func (g *channelGrain) finishSend(done *commitDone) {
 		g.nonces.put(p.author, p.nonce, &nonceEntry{answer: b, at: time.Now()})
 	}
 	p.answer(g, &channelpb.ChannelReply{Status: http.StatusOK, Body: b})
-	if g.sys.cfg.Fanout != nil && len(p.viewers) > 0 {
+	if len(p.viewers) > 0 {
 		event := p.msg
 		if g.guildID != 0 {
 			event.GuildID, event.Member = sfPtr(g.guildID), p.member
@@ -307,7 +311,7 @@ func (g *channelGrain) finishSend(done *commitDone) {
 			event.ChannelType = p.channelType
 		}
 		data := event.AppendJSON(make([]byte, 0, len(b)+256))
-		g.sys.cfg.Fanout.Publish(Event{Type: "MESSAGE_CREATE", GuildID: g.guildID, ChannelID: g.id, Data: data, Recipients: p.viewers})
+		g.sys.Publish(Event{Type: "MESSAGE_CREATE", GuildID: g.guildID, ChannelID: g.id, Data: data, Recipients: p.viewers})
 	}
 }
 

@@ -216,16 +216,13 @@ func renderDM(dm persistence.DMChannel, users map[int64]persistence.User, viewer
 // rendered for that user (Discord leaves the receiver out of recipients),
 // so it is encoded once per receiver: at most MaxGroupDMRecipients.
 func (s *System) publishDM(typ string, dm persistence.DMChannel, users map[int64]persistence.User, to []int64) {
-	if s.cfg.Fanout == nil {
-		return
-	}
 	for _, uid := range to {
 		b, err := json.Marshal(renderDM(dm, users, uid))
 		if err != nil {
 			s.log.Error("encoding event failed", slog.String("type", typ), slog.Any("error", err))
 			return
 		}
-		s.cfg.Fanout.Publish(Event{Type: typ, ChannelID: dm.ID, Data: b, Recipients: []int64{uid}})
+		s.Publish(Event{Type: typ, ChannelID: dm.ID, Data: b, Recipients: []int64{uid}})
 	}
 }
 

@@ -5,6 +5,8 @@ package actors
 // entitled to receive it, already filtered by the grain (a channel event
 // reaches only members who can view the channel).
 type Event struct {
+	// ID is unique per event cluster-wide, set by System.Publish.
+	ID        uint64
 	Type      string
 	GuildID   int64
 	ChannelID int64 // 0 for guild-wide events

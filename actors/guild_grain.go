@@ -196,7 +196,7 @@ func (c *gcall) write(fn func(w *persistence.GuildWriter) error, apply func()) *
 
 // emit publishes an event to recipients after a committed change.
 func (c *gcall) emit(typ string, channelID int64, data any, recipients []int64) {
-	if c.g.sys.cfg.Fanout == nil || len(recipients) == 0 {
+	if len(recipients) == 0 {
 		return
 	}
 	b, err := json.Marshal(data)
@@ -204,7 +204,7 @@ func (c *gcall) emit(typ string, channelID int64, data any, recipients []int64) 
 		c.g.sys.log.Error("encoding event failed", slog.String("type", typ), slog.Any("error", err))
 		return
 	}
-	c.g.sys.cfg.Fanout.Publish(Event{Type: typ, GuildID: c.g.id, ChannelID: channelID, Data: b, Recipients: recipients})
+	c.g.sys.Publish(Event{Type: typ, GuildID: c.g.id, ChannelID: channelID, Data: b, Recipients: recipients})
 }
 
 // decode reads the JSON body into v (see decodeBody).

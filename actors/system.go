@@ -72,8 +72,9 @@ type Config struct {
 	// IDs issues the snowflakes of created guilds, channels and roles.
 	// Required.
 	IDs IDSource
-	// Fanout receives the events grains emit. Optional: without it events
-	// are dropped.
+	// Fanout delivers events to this node's sessions: those grains here
+	// emit, and those other nodes send for recipients here. Optional:
+	// without it events are dropped.
 	Fanout Fanout
 	// Logger receives the System's logs. Default slog.Default().
 	Logger *slog.Logger
@@ -134,6 +135,9 @@ type System struct {
 	replies replyPool
 	// fencings counts channel activations that found themselves fenced out.
 	fencings atomic.Int64
+	// nodes is node-to-node messaging: cross-node fan-out, the directory
+	// of users' sessions, session hand-over.
+	nodes *nodes
 
 	stopped  atomic.Bool // set first thing in Stop; clients refuse new calls
 	stopOnce sync.Once
@@ -170,6 +174,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	s.users = &Users{s: s}
 	s.guilds = &Guilds{s: s}
 	s.channels = &Channels{s: s}
+	s.nodes = newNodes(s)
 	actorLog := slog.New(minLevelHandler{Handler: cfg.Logger.Handler(), min: cfg.ActorLogLevel})
 	s.actors = actor.NewActorSystem(actor.WithLoggerFactory(func(sys *actor.ActorSystem) *slog.Logger {
 		return actorLog.With(slog.String("lib", "protoactor"), slog.String("system", sys.ID))
@@ -187,6 +192,10 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		pcluster.WithKinds(userKind, guildKind, channelKind),
 		pcluster.WithRequestTimeout(cfg.RequestTimeout))
 	s.cluster = pcluster.New(s.actors, clusterCfg)
+	if err := s.nodes.start(); err != nil {
+		running.Store(false)
+		return nil, err
+	}
 
 	// Wait on topology events, not TopologyConsensus: in this protoactor
 	// version consensus never signals.

@@ -40,6 +40,29 @@ type DMSource interface {
 	DMChannelsOf(ctx context.Context, caller int64) ([]discord.DMChannel, error)
 }
 
+// Cluster is the rest of the cluster as the gateway sees it.
+// *actors.System implements it.
+type Cluster interface {
+	// Publish delivers an event the gateway emits (PRESENCE_UPDATE) here
+	// and on the other nodes.
+	Publish(ev actors.Event)
+	// Attach records a new local session of userID; once it returns, the
+	// user's events from every node reach this one.
+	Attach(ctx context.Context, userID int64, p actors.UserPresence)
+	// Detach records that a local session of userID ended.
+	Detach(userID int64)
+	// SetPresence records userID's presence on this node.
+	SetPresence(userID int64, p actors.UserPresence)
+	// RemotePresences returns userID's presences on other nodes.
+	RemotePresences(userID int64) []actors.UserPresence
+	// HasPeers reports whether other nodes are there to resume on.
+	HasPeers() bool
+	// SessionTag begins the ids of sessions this node issues.
+	SessionTag() string
+	// TakeOver has the node that issued sessionID hand it over.
+	TakeOver(ctx context.Context, sessionID string, userID, seq int64) ([]byte, error)
+}
+
 // Config configures a Server. Every field is required unless marked
 // optional; zero durations and limits take the defaults named.
 type Config struct {
@@ -59,6 +82,11 @@ type Config struct {
 	// 4014). Optional: without it bot tokens are refused and bots may use
 	// all three (a new application has them all).
 	Bots BotSource
+	// Cluster connects the gateway to the other nodes: events for its
+	// sessions come from every node, presences are cluster-wide, and a
+	// session resumes on any node. Optional: without it the gateway serves
+	// one node alone.
+	Cluster Cluster
 
 	// HeartbeatInterval is sent in Hello. Default 41.25 s (Discord's).
 	HeartbeatInterval time.Duration

@@ -50,21 +50,28 @@ func (p *prepared) bodyFor(ss *session) []byte {
 	return p.body()
 }
 
-// deliver sends p to ss if its intents and shard admit it.
+// deliver sends p to ss if its intents and shard admit it; a loading
+// session keeps it, unfiltered, until it knows them.
 func (ss *session) deliver(p *prepared) {
-	if p.intent != 0 && ss.intents&p.intent == 0 {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.removed {
 		return
 	}
-	if ss.shardCount > 1 {
-		shard := int64(0)
-		if p.ev.GuildID != 0 {
-			shard = (p.ev.GuildID >> 22) % ss.shardCount
+	if ss.loading {
+		h := held{body: p.body(), ev: p.ev.ID, intent: p.intent, guildID: p.ev.GuildID}
+		if p.ev.GuildID != 0 && contentGated(p.ev.Type) {
+			if g := p.gating(); g.head != nil && !g.sees(ss.userID) {
+				h.gated = g.head
+			}
 		}
-		if shard != ss.shardID {
-			return
-		}
+		ss.pending = append(ss.pending, h)
+		return
 	}
-	ss.dispatch(p.bodyFor(ss))
+	if !ss.admits(p.intent, p.ev.GuildID) {
+		return
+	}
+	ss.dispatchLocked(p.bodyFor(ss), p.ev.ID)
 }
 
 // gating is a message event as a bot without MESSAGE_CONTENT sees it.

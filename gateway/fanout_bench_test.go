@@ -52,7 +52,7 @@ func benchFanout(b *testing.B, n int) {
 		}
 		go func() { _, _ = io.Copy(io.Discard, client); client.Close() }()
 		c := newConn(s, server, bufio.NewReader(server))
-		ss := &session{id: newSessionID(), userID: int64(i + 1), intents: IntentsAll, shardCount: 1, conn: c}
+		ss := &session{id: newSessionID(""), userID: int64(i + 1), intents: IntentsAll, shardCount: 1, conn: c}
 		ss.replay.max = s.cfg.ReplayLimit
 		c.sess = ss
 		s.sessions.add(ss)

@@ -159,12 +159,12 @@ func (c *conn) identify(d json.RawMessage) error {
 		intents = uint64(*id.Intents)
 	}
 
-	ss := &session{id: newSessionID(), userID: user.ID, bot: user.Bot, intents: intents,
+	ss := &session{id: newSessionID(c.srv.sessionTag()), userID: user.ID, bot: user.Bot, intents: intents,
 		gate: user.Bot && intents&IntentMessageContent == 0, shardID: shardID, shardCount: shardCount,
 		largeThreshold: threshold, conn: c, loading: true, presence: presence}
 	ss.replay.max = c.srv.cfg.ReplayLimit
 	// From here on events for the user wait in ss.pending.
-	c.srv.sessions.add(ss)
+	c.srv.addSession(ctx, ss)
 	c.sess = ss
 
 	guildIDs, err := c.srv.cfg.Store.GuildIDsOfUser(ctx, user.ID)
@@ -209,18 +209,15 @@ func (c *conn) identify(d json.RawMessage) error {
 	}
 
 	ss.mu.Lock()
-	ss.dispatchLocked(dispatchHead("READY", readyJSON))
+	ss.dispatchLocked(dispatchHead("READY", readyJSON), 0)
 	if intents&IntentGuilds != 0 {
 		for _, g := range guilds {
 			if g.payload != nil {
-				ss.dispatchLocked(dispatchHead("GUILD_CREATE", g.payload))
+				ss.dispatchLocked(dispatchHead("GUILD_CREATE", g.payload), 0)
 			}
 		}
 	}
-	for _, body := range ss.pending {
-		ss.dispatchLocked(body)
-	}
-	ss.pending, ss.loading = nil, false
+	ss.flushLocked(nil)
 	ss.mu.Unlock()
 	return nil
 }

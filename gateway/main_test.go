@@ -109,9 +109,11 @@ func testEnv(t testing.TB) *env {
 		cfg := Config{
 			Tokens: tokens, Store: store, Users: system.Users(), Guilds: system.Guilds(), DMs: system.Channels(),
 			PresenceGrace: -1, SweepInterval: 50 * time.Millisecond, Logger: logger, Bots: store,
+			Cluster: system,
 		}
 		gw := New(cfg)
 		fwd.to.Store(gw)
+		system.SetSessionHost(gw)
 		api := rest.New(rest.Config{
 			Accounts: store, Users: system.Users(), Tokens: tokens, Passwords: hasher, IDs: ids, Logger: logger,
 			Applications: store, Guilds: system.Guilds(), Lookup: store, Channels: system.Channels(), Messages: store,

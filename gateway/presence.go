@@ -69,21 +69,42 @@ func newPresences(s *Server) *presences {
 		dirty: map[int64]struct{}{}, announced: map[int64]shown{}, wake: make(chan struct{}, 1)}
 }
 
-// current computes userID's presence from their sessions here; connected is
-// false when none has a connection.
-func (p *presences) current(userID int64) (sh shown, connected bool) {
-	var latest time.Time
+// local computes userID's presence from their sessions here: the status
+// of the connected session that set one last; connected is false when none
+// has a connection.
+func (p *presences) local(userID int64) (sh shown, connected bool, at time.Time) {
 	p.s.sessions.ofUser(userID, func(ss *session) {
 		ss.mu.Lock()
 		defer ss.mu.Unlock()
 		if ss.conn == nil || ss.removed {
 			return
 		}
-		if !connected || ss.presence.at.After(latest) {
-			connected, latest = true, ss.presence.at
+		if !connected || ss.presence.at.After(at) {
+			connected, at = true, ss.presence.at
 			sh = shown{status: ss.presence.status, activities: ss.presence.activities}
 		}
 	})
+	return sh, connected, at
+}
+
+// current computes userID's presence over the cluster: the local one,
+// which it reports to the other nodes, merged with theirs (the last set
+// wins); connected is false when no node has a connection of the user.
+func (p *presences) current(userID int64) (sh shown, connected bool) {
+	sh, connected, at := p.local(userID)
+	if cl := p.s.cfg.Cluster; cl != nil {
+		mine := actors.UserPresence{At: at}
+		if connected {
+			mine.Status, mine.Activities = sh.status, sh.activities
+		}
+		cl.SetPresence(userID, mine)
+		for _, r := range cl.RemotePresences(userID) {
+			if r.Status != "" && (!connected || r.At.After(at)) {
+				connected, at = true, r.At
+				sh = shown{status: r.Status, activities: r.Activities}
+			}
+		}
+	}
 	if sh.status == "" || sh.status == statusInvisible {
 		sh.status = statusOffline
 	}
@@ -91,6 +112,28 @@ func (p *presences) current(userID int64) (sh shown, connected bool) {
 		sh.activities = emptyActivities
 	}
 	return sh, connected
+}
+
+// remote takes in a change of userID's presence on another node. That
+// node announces it; here it only updates what GUILD_CREATEs list, unless
+// a change of ours is about to be announced anyway.
+func (p *presences) remote(userID int64) {
+	sh, connected := p.current(userID)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, queued := p.dirty[userID]; queued {
+		return
+	}
+	if _, waiting := p.dueOffline[userID]; waiting {
+		return
+	}
+	if !connected || sh.status == statusOffline {
+		delete(p.online, userID)
+		delete(p.announced, userID)
+		return
+	}
+	p.online[userID] = sh
+	p.announced[userID] = sh
 }
 
 // changed re-evaluates userID's presence after a session connected,
@@ -203,7 +246,7 @@ func (p *presences) announce(userID int64, sh shown) {
 			p.s.log.Warn("presence: listing members failed", slog.Int64("guild", gid), slog.Any("error", err))
 			continue
 		}
-		p.s.Publish(actors.Event{Type: "PRESENCE_UPDATE", GuildID: gid, Data: presenceJSON(userID, gid, sh),
+		p.s.publish(actors.Event{Type: "PRESENCE_UPDATE", GuildID: gid, Data: presenceJSON(userID, gid, sh),
 			Recipients: members})
 	}
 }

@@ -37,6 +37,9 @@ func (c *conn) resume(d json.RawMessage) error {
 		seq = *rd.Seq
 	}
 	ss := c.srv.sessions.get(rd.SessionID)
+	if ss == nil && seq >= 0 && c.srv.remoteSession(rd.SessionID) {
+		return c.resumeRemote(ctx, rd.SessionID, claims.UserID, seq)
+	}
 	if ss == nil || ss.userID != claims.UserID || seq < 0 {
 		c.send(outFrame{body: payloadInvalidSession})
 		return nil
@@ -61,7 +64,7 @@ func (c *conn) resume(d json.RawMessage) error {
 	old := ss.conn
 	ss.conn, ss.detachedAt = c, time.Time{}
 	c.sendAll(missed)
-	ss.dispatchLocked(dispatchHead("RESUMED", payloadResumed))
+	ss.dispatchLocked(dispatchHead("RESUMED", payloadResumed), 0)
 	ss.mu.Unlock()
 	c.sess = ss
 	if old != nil && old != c {

@@ -48,6 +48,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/accordchat/accord/actors"
 )
 
 // Server is the gateway of one node.
@@ -68,6 +70,7 @@ type Server struct {
 	cancel context.CancelFunc
 
 	slowClosed atomic.Int64 // connections closed for falling behind
+	handedOver atomic.Int64 // sessions handed over to other nodes
 }
 
 // New builds a Server and starts its background goroutines; Shutdown stops
@@ -219,9 +222,10 @@ func (s *Server) Connections() int {
 }
 
 // Drain tells every client to reconnect elsewhere (op 7), refuses new
-// connections, waits until the clients have gone or ctx ends, and closes
-// the rest with 4000. Their sessions can be resumed only on this node for
-// now (cross-node resume comes with session grains).
+// connections, and waits until the clients have gone or ctx ends, closing
+// the rest with 4000. In a cluster it then waits, within ctx, for the
+// sessions to be resumed on other nodes, which take them over with every
+// dispatch they missed.
 func (s *Server) Drain(ctx context.Context) {
 	s.draining.Store(true)
 	for _, c := range s.liveConns() {
@@ -235,6 +239,17 @@ func (s *Server) Drain(ctx context.Context) {
 			for _, c := range s.liveConns() {
 				c.close(ErrUnknown)
 			}
+			return
+		case <-tick.C:
+		}
+	}
+	if s.cfg.Cluster == nil || !s.cfg.Cluster.HasPeers() {
+		return
+	}
+	for s.sessions.len() > 0 {
+		select {
+		case <-ctx.Done():
+			s.log.Info("gateway: drained with sessions not taken over", slog.Int("sessions", s.sessions.len()))
 			return
 		case <-tick.C:
 		}
@@ -308,12 +323,45 @@ func (s *Server) expireSessions(now time.Time) {
 	}
 }
 
+// sessionTag begins the session ids this node issues.
+func (s *Server) sessionTag() string {
+	if s.cfg.Cluster == nil {
+		return ""
+	}
+	return s.cfg.Cluster.SessionTag()
+}
+
+// addSession registers ss; once it returns, events for its user from every
+// node reach it.
+func (s *Server) addSession(ctx context.Context, ss *session) {
+	s.sessions.add(ss)
+	if s.cfg.Cluster != nil {
+		s.cfg.Cluster.Attach(ctx, ss.userID, actors.UserPresence{})
+	}
+}
+
 // removeSession ends ss: it can no longer be resumed.
 func (s *Server) removeSession(ss *session) {
 	ss.mu.Lock()
+	was := ss.removed
 	ss.removed = true
 	ss.replay = replayRing{}
 	ss.pending = nil
 	ss.mu.Unlock()
+	if was {
+		return
+	}
 	s.sessions.remove(ss)
+	if s.cfg.Cluster != nil {
+		s.cfg.Cluster.Detach(ss.userID)
+	}
+}
+
+// publish delivers an event the gateway itself emits, cluster-wide.
+func (s *Server) publish(ev actors.Event) {
+	if s.cfg.Cluster != nil {
+		s.cfg.Cluster.Publish(ev)
+		return
+	}
+	s.Publish(ev)
 }

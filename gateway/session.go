@@ -30,10 +30,12 @@ type session struct {
 	seq    int64
 	replay replayRing
 	conn   *conn // the live connection; nil while disconnected
-	// loading: Identify is still loading READY; dispatches wait in pending
-	// unstamped, to follow READY and the GUILD_CREATEs.
+	// loading: Identify is still loading READY, or a resume is taking the
+	// session over from another node; dispatches wait in pending,
+	// unstamped and unfiltered, to follow READY and the GUILD_CREATEs (or
+	// the handed-over replay).
 	loading bool
-	pending [][]byte
+	pending []held
 	// detachedAt is when the last connection went; zero while connected.
 	detachedAt time.Time
 	// removed: the session left the registry and cannot be resumed.
@@ -51,25 +53,44 @@ type presenceState struct {
 	at         time.Time
 }
 
-// newSessionID is 32 random hex digits, as Discord's session ids.
-func newSessionID() string {
+// newSessionID is 32 hex digits, as Discord's session ids: the node's tag
+// (8 digits; see actors.NodeTag), which tells other nodes where the session
+// lives, then random ones. Without a tag, all 32 are random.
+func newSessionID(tag string) string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	id := hex.EncodeToString(b[:])
+	if len(tag) == 8 {
+		id = tag + id[8:]
+	}
+	return id
+}
+
+// held is a dispatch waiting in a loading session, with what it takes to
+// filter it once the session's intents and shard are known.
+type held struct {
+	body  []byte
+	gated []byte // body without content, for bots without MESSAGE_CONTENT; nil: same as body
+	ev    uint64 // the event's id; 0 for the session's own dispatches
+	// direct: addressed to this session (a member chunk), not filtered.
+	direct  bool
+	intent  uint64
+	guildID int64
 }
 
 // dispatchLocked stamps body (a dispatch head, see dispatchHead) with the
 // next sequence number, keeps it for resuming and queues it on the live
-// connection. ss.mu held.
-func (ss *session) dispatchLocked(body []byte) {
+// connection. ev is the event's id (0 for the session's own). ss.mu held.
+func (ss *session) dispatchLocked(body []byte, ev uint64) {
 	ss.seq++
-	ss.replay.push(body, ss.seq)
+	ss.replay.push(body, ss.seq, ev)
 	if ss.conn != nil {
 		ss.conn.send(outFrame{body: body, seq: ss.seq})
 	}
 }
 
-// dispatch is dispatchLocked with the lock taken, honouring loading.
+// dispatch sends a dispatch addressed to this session alone, honouring
+// loading.
 func (ss *session) dispatch(body []byte) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
@@ -77,10 +98,50 @@ func (ss *session) dispatch(body []byte) {
 		return
 	}
 	if ss.loading {
-		ss.pending = append(ss.pending, body)
+		ss.pending = append(ss.pending, held{body: body, direct: true})
 		return
 	}
-	ss.dispatchLocked(body)
+	ss.dispatchLocked(body, 0)
+}
+
+// admits reports whether an event of intent in guildID passes the
+// session's intents and shard. ss.mu held (a hand-over sets them).
+func (ss *session) admits(intent uint64, guildID int64) bool {
+	if intent != 0 && ss.intents&intent == 0 {
+		return false
+	}
+	if ss.shardCount > 1 {
+		shard := int64(0)
+		if guildID != 0 {
+			shard = (guildID >> 22) % ss.shardCount
+		}
+		if shard != ss.shardID {
+			return false
+		}
+	}
+	return true
+}
+
+// flushLocked stamps and sends what waited while the session loaded,
+// except events in skip (those a handed-over replay already has), and ends
+// loading. ss.mu held.
+func (ss *session) flushLocked(skip map[uint64]struct{}) {
+	for _, h := range ss.pending {
+		if h.ev != 0 {
+			if _, dup := skip[h.ev]; dup {
+				continue
+			}
+		}
+		if !h.direct && !ss.admits(h.intent, h.guildID) {
+			continue
+		}
+		body := h.body
+		if ss.gate && h.gated != nil {
+			body = h.gated
+		}
+		ss.dispatchLocked(body, h.ev)
+	}
+	ss.pending, ss.loading = nil, false
 }
 
 // detach drops c as the session's connection, if it still is.
@@ -100,31 +161,63 @@ func (ss *session) detach(c *conn, now time.Time) bool {
 // Guarded by its session's lock.
 type replayRing struct {
 	max   int
-	buf   []outFrame
+	buf   []replayed
 	start int // index of the oldest entry once the ring is full
 	last  int64
 }
 
-func (r *replayRing) push(body []byte, seq int64) {
+// replayed is a kept dispatch and the id of its event (0: the session's
+// own dispatch).
+type replayed struct {
+	outFrame
+	ev uint64
+}
+
+func (r *replayRing) push(body []byte, seq int64, ev uint64) {
 	r.last = seq
+	e := replayed{outFrame: outFrame{body: body, seq: seq}, ev: ev}
 	if len(r.buf) < r.max {
-		r.buf = append(r.buf, outFrame{body: body, seq: seq})
+		r.buf = append(r.buf, e)
 		return
 	}
-	r.buf[r.start] = outFrame{body: body, seq: seq}
+	r.buf[r.start] = e
 	r.start = (r.start + 1) % len(r.buf)
+}
+
+// events returns the ids of the kept dispatches' events.
+func (r *replayRing) events() []uint64 {
+	out := make([]uint64, 0, len(r.buf))
+	for _, e := range r.buf {
+		if e.ev != 0 {
+			out = append(out, e.ev)
+		}
+	}
+	return out
 }
 
 // after returns the dispatches after seq, oldest first; ok is false when
 // some of them are no longer kept. seq must not exceed r.last.
 func (r *replayRing) after(seq int64) (frames []outFrame, ok bool) {
+	kept, ok := r.keptAfter(seq)
+	if !ok {
+		return nil, false
+	}
+	frames = make([]outFrame, len(kept))
+	for i, e := range kept {
+		frames[i] = e.outFrame
+	}
+	return frames, true
+}
+
+// keptAfter is after with the events' ids.
+func (r *replayRing) keptAfter(seq int64) (kept []replayed, ok bool) {
 	n := int64(len(r.buf))
 	first := r.last - n + 1
 	if seq+1 < first {
 		return nil, false
 	}
 	missed := int(r.last - seq)
-	out := make([]outFrame, 0, missed)
+	out := make([]replayed, 0, missed)
 	for i := len(r.buf) - missed; i < len(r.buf); i++ {
 		out = append(out, r.buf[(r.start+i)%len(r.buf)])
 	}

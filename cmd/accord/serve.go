@@ -162,9 +162,12 @@ func serve(ctx context.Context, args []string) error {
 		DMs:       system.Channels(),
 		Bots:      store,
 		PublicURL: cfg.GatewayURL,
+		Cluster:   system,
 		Logger:    logger,
 	})
 	gatewayFanout.set(gw)
+	system.SetSessionHost(gw)
+	registerFanoutStats(registry, system)
 	defer func() {
 		sctx, cancel := shutdownCtx()
 		defer cancel()
