@@ -115,6 +115,7 @@ var errNeedViewers = &discord.Error{Status: StatusNeedViewers, Message: "The cha
 var _ channelpb.Channel = (*channelGrain)(nil)
 
 func (g *channelGrain) Init(ctx pcluster.GrainContext) {
+	g.sys.hosted.activated(KindChannel, ctx.Identity())
 	if id, err := strconv.ParseInt(ctx.Identity(), 10, 64); err == nil && id > 0 {
 		g.id = id
 	}
@@ -125,7 +126,8 @@ func (g *channelGrain) Init(ctx pcluster.GrainContext) {
 	g.lastSend = map[int64]time.Time{}
 }
 
-func (g *channelGrain) Terminate(pcluster.GrainContext) {
+func (g *channelGrain) Terminate(ctx pcluster.GrainContext) {
+	g.sys.hosted.stopped(KindChannel, ctx.Identity())
 	// Sends still waiting for their commit get a retryable answer: the
 	// commit may still happen, and a retry with the nonce finds it.
 	for seq, p := range g.pending {
