@@ -116,6 +116,7 @@ var errNeedViewers = &discord.Error{Status: StatusNeedViewers, Message: "The cha
 var _ channelpb.Channel = (*channelGrain)(nil)
 
 func (g *channelGrain) Init(ctx pcluster.GrainContext) {
+	g.sys.hosted.activated(KindChannel, ctx.Identity())
 	if id, err := strconv.ParseInt(ctx.Identity(), 10, 64); err == nil && id > 0 {
 		g.id = id
 	}
@@ -130,7 +131,8 @@ func (g *channelGrain) Init(ctx pcluster.GrainContext) {
 // commits of its pending sends.
 const stopCommitWait = 3 * time.Second
 
-func (g *channelGrain) Terminate(pcluster.GrainContext) {
+func (g *channelGrain) Terminate(ctx pcluster.GrainContext) {
+	g.sys.hosted.stopped(KindChannel, ctx.Identity())
 	// Sends still waiting for their commit are finished as if the
 	// completion had reached the mailbox: answered and fanned out, in
 	// order, so that a grain stopped by a drain or a passivation leaves no

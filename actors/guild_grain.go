@@ -48,12 +48,15 @@ type guildGrain struct {
 var _ guildpb.Guild = (*guildGrain)(nil)
 
 func (g *guildGrain) Init(ctx pcluster.GrainContext) {
+	g.sys.hosted.activated(KindGuild, ctx.Identity())
 	if id, err := strconv.ParseInt(ctx.Identity(), 10, 64); err == nil && id > 0 {
 		g.id = id
 	}
 }
 
-func (g *guildGrain) Terminate(pcluster.GrainContext) {}
+func (g *guildGrain) Terminate(ctx pcluster.GrainContext) {
+	g.sys.hosted.stopped(KindGuild, ctx.Identity())
+}
 
 // ReceiveDefault takes the calls the typed client sends as plain messages
 // (see System.request).

@@ -156,6 +156,8 @@ func (n *nodes) receive(ctx actor.Context) {
 		}
 	case *nodepb.Takeover:
 		ctx.Respond(n.takeover(m))
+	case *nodepb.InfoRequest:
+		ctx.Respond(n.info(int(m.Limit)))
 	}
 }
 

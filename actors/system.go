@@ -76,6 +76,9 @@ type Config struct {
 	// emit, and those other nodes send for recipients here. Optional:
 	// without it events are dropped.
 	Fanout Fanout
+	// HTTPAddr is this node's HTTP listener as operators reach it; it is
+	// only reported (ClusterInfo). Optional.
+	HTTPAddr string
 	// Logger receives the System's logs. Default slog.Default().
 	Logger *slog.Logger
 	// ActorLogLevel is the lowest level of protoactor's own logs that reach
@@ -138,6 +141,8 @@ type System struct {
 	// nodes is node-to-node messaging: cross-node fan-out, the directory
 	// of users' sessions, session hand-over.
 	nodes *nodes
+	// hosted counts this node's live grain activations, for operators.
+	hosted *hostedGrains
 
 	stopped  atomic.Bool // set first thing in Stop; clients refuse new calls
 	stopOnce sync.Once
@@ -175,6 +180,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	s.guilds = &Guilds{s: s}
 	s.channels = &Channels{s: s}
 	s.nodes = newNodes(s)
+	s.hosted = newHostedGrains()
 	actorLog := slog.New(minLevelHandler{Handler: cfg.Logger.Handler(), min: cfg.ActorLogLevel})
 	s.actors = actor.NewActorSystem(actor.WithLoggerFactory(func(sys *actor.ActorSystem) *slog.Logger {
 		return actorLog.With(slog.String("lib", "protoactor"), slog.String("system", sys.ID))

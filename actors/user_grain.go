@@ -33,12 +33,15 @@ type userGrain struct {
 var _ userpb.User = (*userGrain)(nil)
 
 func (g *userGrain) Init(ctx pcluster.GrainContext) {
+	g.sys.hosted.activated(KindUser, ctx.Identity())
 	if id, err := strconv.ParseInt(ctx.Identity(), 10, 64); err == nil && id > 0 {
 		g.id = id
 	}
 }
 
-func (g *userGrain) Terminate(pcluster.GrainContext) {}
+func (g *userGrain) Terminate(ctx pcluster.GrainContext) {
+	g.sys.hosted.stopped(KindUser, ctx.Identity())
+}
 
 func (g *userGrain) ReceiveDefault(pcluster.GrainContext) {}
 

@@ -45,6 +45,13 @@ type Config struct {
 	// LeaveTimeout bounds how long a graceful Shutdown waits for the leave
 	// broadcast. Default 5s.
 	LeaveTimeout time.Duration
+	// JoinGrace is how long a node whose seeds all stay unreachable waits
+	// before it reports ready alone (it keeps trying to join). A node is
+	// ready once it joined another node, found that its seeds name only
+	// itself, or had no seeds; JoinGrace keeps a whole cluster that starts
+	// at once, or the first node of a new one, from waiting forever for
+	// each other. Default 15s.
+	JoinGrace time.Duration
 	// JoinBackoff is the first wait between seed join attempts; it doubles
 	// up to MaxJoinBackoff. Defaults 250ms and 30s.
 	JoinBackoff    time.Duration
@@ -66,6 +73,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LeaveTimeout <= 0 {
 		c.LeaveTimeout = 5 * time.Second
+	}
+	if c.JoinGrace <= 0 {
+		c.JoinGrace = 15 * time.Second
 	}
 	if c.JoinBackoff <= 0 {
 		c.JoinBackoff = 250 * time.Millisecond

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	pcluster "github.com/asynkron/protoactor-go/cluster"
 	"github.com/hashicorp/memberlist"
@@ -57,8 +58,11 @@ type Provider struct {
 	// wg tracks topologyLoop and joinLoop.
 	wg sync.WaitGroup
 
+	// ready is closed once the node is ready (see Ready); settled is set
+	// by joinLoop when joining is over for readiness' sake.
 	ready     chan struct{}
 	readyOnce sync.Once
+	settled   atomic.Bool
 
 	// tune, when set (tests), adjusts memberlist's configuration last.
 	tune func(*memberlist.Config)
@@ -212,9 +216,36 @@ func (p *Provider) Members() []Member {
 	return out
 }
 
-// Ready is closed once the provider has pushed its first topology that
-// includes this node, i.e. once grains can be placed. /readyz waits on it.
+// Ready is closed once this node has joined its cluster and pushed a
+// topology that includes it (so grains can be placed). Joined means: it
+// shares the cluster with another node, or it had no seeds, or its seeds
+// named only itself (the first node of a cluster), or none of its seeds
+// answered within JoinGrace (it then runs alone and keeps trying). /readyz
+// waits on it.
 func (p *Provider) Ready() <-chan struct{} { return p.ready }
+
+// settle marks joining as over for readiness and has the topology
+// goroutine publish (and so close ready) with the member set as it is now.
+func (p *Provider) settle() {
+	p.settled.Store(true)
+	select {
+	case p.signal <- struct{}{}:
+	default:
+	}
+}
+
+// GossipAddr returns the gossip address of member id in the last published
+// member set.
+func (p *Provider) GossipAddr(id string) (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range p.members {
+		if m.ID == id {
+			return m.GossipAddr, true
+		}
+	}
+	return "", false
+}
 
 // delegate receives memberlist's callbacks. memberlist may hold its state
 // lock while calling them, so they never block and never call memberlist:

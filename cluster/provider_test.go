@@ -290,6 +290,45 @@ func TestGracefulLeaveIsSeenQuickly(t *testing.T) {
 	}
 }
 
+func TestReadyOnlyOnceJoined(t *testing.T) {
+	addrA := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	// b's seed is not up yet: b gossips, but is not ready.
+	b := startNode(t, "late-b", "127.0.0.1:0", []string{addrA}, func(c *Config) { c.JoinGrace = time.Minute })
+	select {
+	case <-b.p.Ready():
+		t.Fatal("a node whose seed never answered is ready")
+	case <-time.After(time.Second):
+	}
+	a := startNode(t, "late-a", addrA, nil, nil)
+	waitReady(t, a) // no seeds: the first node is ready at once
+	waitReady(t, b)
+	if got := ids(b.p.Members()); !slices.Equal(got, []string{"late-a", "late-b"}) {
+		t.Fatalf("b ready with members %v, want both", got)
+	}
+	if addr, ok := b.p.GossipAddr("late-a"); !ok || addr != addrA {
+		t.Fatalf("GossipAddr(late-a) = %q, %v; want %s", addr, ok, addrA)
+	}
+	if _, ok := b.p.GossipAddr("nobody"); ok {
+		t.Fatal("GossipAddr knows a member that does not exist")
+	}
+}
+
+func TestReadyAloneAfterJoinGrace(t *testing.T) {
+	nobody := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	start := time.Now()
+	n := startNode(t, "lonely", "127.0.0.1:0", []string{nobody}, func(c *Config) { c.JoinGrace = 800 * time.Millisecond })
+	waitReady(t, n)
+	if d := time.Since(start); d < 800*time.Millisecond {
+		t.Fatalf("ready after %v, before the join grace", d)
+	}
+	if !n.logs.has("cluster: no seed answered; ready alone, still trying to join") {
+		t.Fatal("readiness without a join was not logged")
+	}
+	if got := ids(n.p.Members()); !slices.Equal(got, []string{"lonely"}) {
+		t.Fatalf("members = %v", got)
+	}
+}
+
 func TestEncryptedGossip(t *testing.T) {
 	key := []byte("0123456789abcdef")
 	withKey := func(k []byte) func(*Config) { return func(c *Config) { c.SecretKey = k } }
@@ -303,7 +342,11 @@ func TestEncryptedGossip(t *testing.T) {
 		return nil
 	})
 
-	c := startNode(t, "enc-c", "127.0.0.1:0", []string{a.p.self.GossipAddr}, withKey([]byte("another-key-0123")))
+	// c's only seed refuses it: c becomes ready alone after JoinGrace.
+	c := startNode(t, "enc-c", "127.0.0.1:0", []string{a.p.self.GossipAddr}, func(c *Config) {
+		c.SecretKey = []byte("another-key-0123")
+		c.JoinGrace = 300 * time.Millisecond
+	})
 	waitReady(t, c)
 	time.Sleep(500 * time.Millisecond)
 	if got := ids(c.p.Members()); !slices.Equal(got, []string{"enc-c"}) {

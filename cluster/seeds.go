@@ -14,14 +14,21 @@ import (
 // kept, because a DNS name that lists only us now (the first pod of a
 // headless Service) may list the others later. With no seeds left, or none
 // given, the node runs alone until another node joins it.
+//
+// Readiness (Ready) follows: the node settles once it joined, once a seed
+// answered that turned out to be only itself, or with no seeds; when no
+// seed answers it settles after JoinGrace and keeps trying.
 func (p *Provider) joinLoop(seeds []string) {
 	defer p.wg.Done()
 	slices.Sort(seeds)
 	pending := slices.Compact(seeds)
 	if len(pending) == 0 {
 		p.log.Info("cluster: no seeds; running alone until another node joins")
+		p.settle()
 		return
 	}
+	grace := time.NewTimer(p.cfg.JoinGrace)
+	defer grace.Stop()
 	wait := p.cfg.JoinBackoff
 	for attempt := 1; ; attempt++ {
 		var failures []string
@@ -31,6 +38,7 @@ func (p *Provider) joinLoop(seeds []string) {
 			}
 			if p.ml.NumMembers() > 1 {
 				p.log.Info("cluster: joined", slog.Int("members", p.ml.NumMembers()))
+				p.settle()
 				return
 			}
 			seed := pending[i]
@@ -38,11 +46,19 @@ func (p *Provider) joinLoop(seeds []string) {
 			switch {
 			case err == nil && n > 0 && p.ml.NumMembers() > 1:
 				p.log.Info("cluster: joined", slog.String("seed", seed), slog.Int("members", p.ml.NumMembers()))
+				p.settle()
 				return
 			case err == nil && n > 0 && isIPSeed(seed):
 				p.log.Debug("cluster: seed is this node", slog.String("seed", seed))
 				pending = slices.Delete(pending, i, i+1)
 				continue
+			case err == nil && n > 0:
+				// A name that resolves only to us: we are the first node.
+				if !p.settled.Load() {
+					p.log.Info("cluster: seed names only this node; ready alone, still joining",
+						slog.String("seed", seed))
+					p.settle()
+				}
 			case err != nil:
 				failures = append(failures, seed+": "+err.Error())
 			}
@@ -50,16 +66,28 @@ func (p *Provider) joinLoop(seeds []string) {
 		}
 		if len(pending) == 0 {
 			p.log.Info("cluster: every seed is this node; running alone until another node joins")
+			p.settle()
 			return
 		}
 		if len(failures) > 0 && (attempt == 1 || wait >= p.cfg.MaxJoinBackoff) {
 			p.log.Warn("cluster: cannot reach any seed yet; retrying", slog.Int("attempt", attempt),
 				slog.Duration("every", wait), slog.Any("errors", failures))
 		}
-		select {
-		case <-p.quit:
-			return
-		case <-time.After(wait):
+		retry := time.NewTimer(wait)
+		for waiting := true; waiting; {
+			select {
+			case <-p.quit:
+				retry.Stop()
+				return
+			case <-grace.C:
+				if !p.settled.Load() {
+					p.log.Warn("cluster: no seed answered; ready alone, still trying to join",
+						slog.Duration("grace", p.cfg.JoinGrace), slog.Any("seeds", pending))
+					p.settle()
+				}
+			case <-retry.C:
+				waiting = false
+			}
 		}
 		wait = min(2*wait, p.cfg.MaxJoinBackoff)
 	}

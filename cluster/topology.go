@@ -81,6 +81,7 @@ func (p *Provider) publish() {
 	}
 	p.mu.Unlock()
 	if !changed {
+		p.checkReady(members)
 		return
 	}
 
@@ -88,8 +89,13 @@ func (p *Provider) publish() {
 	p.log.Info("cluster: topology changed", slog.Int("members", len(members)),
 		slog.Any("joined", joined), slog.Any("left", left))
 	p.sink(toProtoMembers(members))
+	p.checkReady(members)
+}
 
-	if slices.ContainsFunc(members, func(m Member) bool { return m.ID == p.self.ID }) {
+// checkReady closes ready once joining settled and the published member
+// set includes this node. Called by publish after the set was pushed.
+func (p *Provider) checkReady(members []Member) {
+	if p.settled.Load() && slices.ContainsFunc(members, func(m Member) bool { return m.ID == p.self.ID }) {
 		p.readyOnce.Do(func() { close(p.ready) })
 	}
 }

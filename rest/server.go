@@ -76,6 +76,12 @@ type Config struct {
 	// FamilyCacheTTL bounds how long a revoked login can keep using its
 	// access token on a node; default 2 s.
 	FamilyCacheTTL time.Duration
+	// AdminToken is the operator token of the native API's /api/admin
+	// endpoints; empty disables them (404). Optional.
+	AdminToken string
+	// Cluster reports the cluster's members for GET /api/admin/cluster.
+	// Optional: without it that endpoint answers 503.
+	Cluster ClusterInspector
 	// GatewayURL is the gateway's public URL that GET /gateway announces.
 	// Optional: by default ws(s)://<Host header>/gateway.
 	GatewayURL string
@@ -89,6 +95,8 @@ type Server struct {
 	metrics  *httpMetrics
 	channels channelGuilds
 	verified verifiedTokens
+	// adminTokenSum is the SHA-256 of Config.AdminToken.
+	adminTokenSum []byte
 }
 
 // New builds the router.
@@ -133,6 +141,7 @@ func (s *Server) routes() {
 
 	native := e.Group("/api")
 	s.mountAuth(native.Group("/auth"))
+	s.mountAdmin(native)
 	s.mountAPI(native, true)
 	for _, g := range []*gin.RouterGroup{e.Group("/api/v9"), e.Group("/api/v10")} {
 		s.mountAPI(g, false)

@@ -42,6 +42,9 @@ type Config struct {
 	// GatewayURL is the gateway's URL as clients reach it (ws:// or
 	// wss://); empty derives it from each request's Host header.
 	GatewayURL string
+	// AdminToken is the operator token of /api/admin (and `accord cluster
+	// members`); empty disables those endpoints.
+	AdminToken string
 }
 
 func envOr(key, def string) string {
@@ -64,6 +67,7 @@ func bindConfig(fs *flag.FlagSet, cfg *Config) (finish func() error) {
 	seeds := fs.String("seeds", envOr("ACCORD_SEEDS", ""), "comma-separated gossip addresses to join (ACCORD_SEEDS)")
 	key := fs.String("gossip-key", envOr("ACCORD_GOSSIP_KEY", ""), "base64 gossip encryption key of 16, 24 or 32 bytes (ACCORD_GOSSIP_KEY)")
 	fs.StringVar(&cfg.GatewayURL, "gateway-url", envOr("ACCORD_GATEWAY_URL", ""), "the gateway's public URL, e.g. wss://chat.example/gateway; empty derives it from the Host header (ACCORD_GATEWAY_URL)")
+	fs.StringVar(&cfg.AdminToken, "admin-token", envOr("ACCORD_ADMIN_TOKEN", ""), "operator token of /api/admin; empty disables it; prefer the environment (ACCORD_ADMIN_TOKEN)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 25*time.Second, "bound on a graceful shutdown")
 	retention := fs.String("message-retention", envOr("ACCORD_MESSAGE_RETENTION", "0"), "drop messages older than this, by whole months, e.g. 8760h; 0 keeps them (ACCORD_MESSAGE_RETENTION)")
 	return func() error {

@@ -1,7 +1,7 @@
 // Command accord is the Accord chat server: `accord serve` runs a node,
 // `accord migrate` applies the database migrations, `accord admin` holds
-// operator tasks. main parses configuration and wires the parts; it owns no
-// logic of its own.
+// operator tasks, `accord cluster members` lists the cluster. main parses
+// configuration and wires the parts; it owns no logic of its own.
 package main
 
 import (
@@ -21,6 +21,8 @@ Usage:
   accord migrate [flags]   apply database migrations and exit
   accord admin rotate-signing-key [flags]
                            start signing access tokens with a new key
+  accord cluster members [--url URL] [--admin-token TOKEN] [--json]
+                           list the cluster's members and the grains each hosts
 `
 
 func main() {
@@ -43,6 +45,8 @@ func run(args []string) int {
 		err = migrateCmd(ctx, args[1:])
 	case "admin":
 		err = adminCmd(ctx, args[1:])
+	case "cluster":
+		err = clusterCmd(ctx, args[1:], os.Stdout)
 	case "-h", "--help", "help":
 		_, _ = fmt.Fprint(os.Stdout, usage)
 		return 0

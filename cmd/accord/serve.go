@@ -146,6 +146,7 @@ func serve(ctx context.Context, args []string) error {
 		Writer:        writer,
 		IDs:           ids,
 		Fanout:        events,
+		HTTPAddr:      advertisedHTTP(ln.Addr().String(), cfg.AdvertiseAddr),
 		Logger:        logger,
 	})
 	if err != nil {
@@ -190,6 +191,8 @@ func serve(ctx context.Context, args []string) error {
 		Logger:       logger,
 		Registry:     registry,
 		GatewayURL:   cfg.GatewayURL,
+		AdminToken:   cfg.AdminToken,
+		Cluster:      system,
 		Ready: func(ctx context.Context) error {
 			select {
 			case <-provider.Ready():

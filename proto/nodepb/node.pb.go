@@ -467,6 +467,204 @@ func (x *TakeoverReply) GetState() []byte {
 	return nil
 }
 
+// InfoRequest asks a node what it hosts, for operators (`accord cluster
+// members`, GET /api/admin/cluster).
+type InfoRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// limit bounds the identities listed per grain kind; 0 lists none.
+	Limit         int32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InfoRequest) Reset() {
+	*x = InfoRequest{}
+	mi := &file_nodepb_node_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InfoRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InfoRequest) ProtoMessage() {}
+
+func (x *InfoRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_nodepb_node_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InfoRequest.ProtoReflect.Descriptor instead.
+func (*InfoRequest) Descriptor() ([]byte, []int) {
+	return file_nodepb_node_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *InfoRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// GrainSet is a node's live activations of one grain kind.
+type GrainSet struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Count int64                  `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	// ids are up to the request's limit of the identities, sorted.
+	Ids []string `protobuf:"bytes,3,rep,name=ids,proto3" json:"ids,omitempty"`
+	// truncated: count is larger than the identities listed.
+	Truncated     bool `protobuf:"varint,4,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrainSet) Reset() {
+	*x = GrainSet{}
+	mi := &file_nodepb_node_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrainSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrainSet) ProtoMessage() {}
+
+func (x *GrainSet) ProtoReflect() protoreflect.Message {
+	mi := &file_nodepb_node_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrainSet.ProtoReflect.Descriptor instead.
+func (*GrainSet) Descriptor() ([]byte, []int) {
+	return file_nodepb_node_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GrainSet) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *GrainSet) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *GrainSet) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *GrainSet) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+// NodeInfo answers InfoRequest.
+type NodeInfo struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// remote_addr is the node's actor remoting address; http_addr its HTTP
+	// listener as it was configured ("" when unknown).
+	RemoteAddr string      `protobuf:"bytes,2,opt,name=remote_addr,json=remoteAddr,proto3" json:"remote_addr,omitempty"`
+	HttpAddr   string      `protobuf:"bytes,3,opt,name=http_addr,json=httpAddr,proto3" json:"http_addr,omitempty"`
+	Grains     []*GrainSet `protobuf:"bytes,4,rep,name=grains,proto3" json:"grains,omitempty"`
+	// users counts the users with gateway sessions on the node.
+	Users         int64 `protobuf:"varint,5,opt,name=users,proto3" json:"users,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeInfo) Reset() {
+	*x = NodeInfo{}
+	mi := &file_nodepb_node_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeInfo) ProtoMessage() {}
+
+func (x *NodeInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_nodepb_node_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeInfo.ProtoReflect.Descriptor instead.
+func (*NodeInfo) Descriptor() ([]byte, []int) {
+	return file_nodepb_node_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *NodeInfo) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *NodeInfo) GetRemoteAddr() string {
+	if x != nil {
+		return x.RemoteAddr
+	}
+	return ""
+}
+
+func (x *NodeInfo) GetHttpAddr() string {
+	if x != nil {
+		return x.HttpAddr
+	}
+	return ""
+}
+
+func (x *NodeInfo) GetGrains() []*GrainSet {
+	if x != nil {
+		return x.Grains
+	}
+	return nil
+}
+
+func (x *NodeInfo) GetUsers() int64 {
+	if x != nil {
+		return x.Users
+	}
+	return 0
+}
+
 var File_nodepb_node_proto protoreflect.FileDescriptor
 
 const file_nodepb_node_proto_rawDesc = "" +
@@ -507,7 +705,21 @@ const file_nodepb_node_proto_rawDesc = "" +
 	"\x04Code\x12\x06\n" +
 	"\x02OK\x10\x00\x12\v\n" +
 	"\aUNKNOWN\x10\x01\x12\x0f\n" +
-	"\vINVALID_SEQ\x10\x02B+Z)github.com/accordchat/accord/proto/nodepbb\x06proto3"
+	"\vINVALID_SEQ\x10\x02\"#\n" +
+	"\vInfoRequest\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\x05R\x05limit\"d\n" +
+	"\bGrainSet\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\x12\x10\n" +
+	"\x03ids\x18\x03 \x03(\tR\x03ids\x12\x1c\n" +
+	"\ttruncated\x18\x04 \x01(\bR\ttruncated\"\xa6\x01\n" +
+	"\bNodeInfo\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1f\n" +
+	"\vremote_addr\x18\x02 \x01(\tR\n" +
+	"remoteAddr\x12\x1b\n" +
+	"\thttp_addr\x18\x03 \x01(\tR\bhttpAddr\x12-\n" +
+	"\x06grains\x18\x04 \x03(\v2\x15.accord.node.GrainSetR\x06grains\x12\x14\n" +
+	"\x05users\x18\x05 \x01(\x03R\x05usersB+Z)github.com/accordchat/accord/proto/nodepbb\x06proto3"
 
 var (
 	file_nodepb_node_proto_rawDescOnce sync.Once
@@ -522,7 +734,7 @@ func file_nodepb_node_proto_rawDescGZIP() []byte {
 }
 
 var file_nodepb_node_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_nodepb_node_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_nodepb_node_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_nodepb_node_proto_goTypes = []any{
 	(TakeoverReply_Code)(0), // 0: accord.node.TakeoverReply.Code
 	(*Event)(nil),           // 1: accord.node.Event
@@ -531,15 +743,19 @@ var file_nodepb_node_proto_goTypes = []any{
 	(*Ack)(nil),             // 4: accord.node.Ack
 	(*Takeover)(nil),        // 5: accord.node.Takeover
 	(*TakeoverReply)(nil),   // 6: accord.node.TakeoverReply
+	(*InfoRequest)(nil),     // 7: accord.node.InfoRequest
+	(*GrainSet)(nil),        // 8: accord.node.GrainSet
+	(*NodeInfo)(nil),        // 9: accord.node.NodeInfo
 }
 var file_nodepb_node_proto_depIdxs = []int32{
 	2, // 0: accord.node.States.users:type_name -> accord.node.UserState
 	0, // 1: accord.node.TakeoverReply.code:type_name -> accord.node.TakeoverReply.Code
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	8, // 2: accord.node.NodeInfo.grains:type_name -> accord.node.GrainSet
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_nodepb_node_proto_init() }
@@ -553,7 +769,7 @@ func file_nodepb_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nodepb_node_proto_rawDesc), len(file_nodepb_node_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   6,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
