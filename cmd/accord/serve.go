@@ -164,6 +164,10 @@ func serve(ctx context.Context, args []string) error {
 		Logger:    logger,
 	})
 	gatewayFanout.set(gw)
+	registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "accord", Subsystem: "gateway", Name: "connections",
+		Help: "Open gateway WebSocket connections on this node.",
+	}, func() float64 { return float64(gw.Connections()) }))
 	defer func() {
 		sctx, cancel := shutdownCtx()
 		defer cancel()
