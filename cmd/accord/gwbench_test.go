@@ -72,9 +72,11 @@ func BenchmarkGateway(b *testing.B) {
 	// Fan-out to one channel.
 	f := g.fanout(b)
 	row(fmt.Sprintf("deliveries/s, %d conns in one channel, via REST POSTs", fanoutConns),
-		fmt.Sprintf("%.0f/s (%.0f msg/s)", f.accordRate, f.accordRate/fanoutConns), ">= 300000/s")
-	row("bare gobwas/ws broadcast, same frames and clients", fmt.Sprintf("%.0f/s", f.bareRate), "")
-	row("accord / bare", fmt.Sprintf("%.0f%%", 100*f.accordRate/f.bareRate), ">= 50%")
+		fmt.Sprintf("%.0f/s (%.0f msg/s; CPU: node %.2f, clients %.2f)", f.accord.perSec, f.accord.perSec/fanoutConns,
+			f.accord.serverCPU, f.accord.clientCPU), ">= 300000/s")
+	row("bare gobwas/ws broadcast, same frames and clients", fmt.Sprintf("%.0f/s (CPU: server %.2f, clients %.2f)",
+		f.bare.perSec, f.bare.serverCPU, f.bare.clientCPU), "")
+	row("accord / bare", fmt.Sprintf("%.0f%%", 100*f.accord.perSec/f.bare.perSec), ">= 50%")
 	row(fmt.Sprintf("send→receive latency at %.0f msg/s (%.0f deliveries/s)", f.latRate, f.latRate*fanoutConns),
 		fmt.Sprintf("p50 %v, p99 %v (%d deliveries, %d/%d POSTs ok)", f.p50, f.p99, f.latSamples, f.latOK, f.latSent), "")
 
@@ -86,8 +88,8 @@ func BenchmarkGateway(b *testing.B) {
 	}
 	_ = tw.Flush()
 	b.ReportMetric(idle.perConnKiB, "KiB/idle-conn")
-	b.ReportMetric(f.accordRate, "deliveries/s")
-	b.ReportMetric(f.bareRate, "bare-deliveries/s")
+	b.ReportMetric(f.accord.perSec, "deliveries/s")
+	b.ReportMetric(f.bare.perSec, "bare-deliveries/s")
 	b.ReportMetric(float64(f.p99.Microseconds()), "p99-µs")
 }
 
@@ -125,6 +127,9 @@ type gwBench struct {
 	http    *http.Client
 	tokens  []string // access token of user i
 	userIDs []string
+	// pprof is the node's pprof address and profDir where profiles go,
+	// when ACCORD_GWBENCH_PROFILE_DIR names a directory.
+	pprof, profDir string
 }
 
 // raiseFileLimit raises this process's open-file limit (inherited by the
@@ -229,6 +234,10 @@ func startGWBench(b *testing.B) *gwBench {
 	g.url, g.wsURL = "http://"+httpAddr, "ws://"+httpAddr+"/gateway?v=10&encoding=json"
 	g.node = exec.Command(binary, "serve", "--http-addr", httpAddr, "--gossip-addr", freePortB(b),
 		"--remote-addr", freePortB(b), "--data-dir", filepath.Join(dir, "node"), "--log-level", "warn")
+	if dir := os.Getenv("ACCORD_GWBENCH_PROFILE_DIR"); dir != "" {
+		g.pprof, g.profDir = freePortB(b), dir
+		g.node.Args = append(g.node.Args, "--pprof-addr", g.pprof)
+	}
 	g.node.Env = append(os.Environ(), "DATABASE_URL="+pg.DSN())
 	g.logs = &syncBuffer{}
 	g.node.Stdout, g.node.Stderr = g.logs, g.logs
@@ -485,11 +494,8 @@ func (g *gwBench) idleMemory(b *testing.B) idleResult {
 	r.heapPerConnKiB = (m1["go_memstats_heap_inuse_bytes"] - m0["go_memstats_heap_inuse_bytes"]) / idleConns / 1024
 	r.stackPerConnKiB = (m1["go_memstats_stack_inuse_bytes"] - m0["go_memstats_stack_inuse_bytes"]) / idleConns / 1024
 	r.goroutinesPerConn = (r.goroutinesAfter - r.goroutinesBefore) / idleConns
-	if os.Getenv("ACCORD_GWBENCH_HOLD") != "" {
-		// Profiling: keep the connections while someone looks.
-		b.Logf("holding %d connections, node pid %d", idleConns, g.node.Process.Pid)
-		time.Sleep(30 * time.Second)
-	}
+	g.profile(b, "heap", "idle-heap.pb.gz")
+	g.profile(b, "goroutine?debug=1", "idle-goroutines.txt")
 	for _, nc := range conns {
 		_ = nc.Close()
 	}
@@ -571,7 +577,7 @@ func connectReaders(b *testing.B, t *tracker, n int, dial func(i int) (net.Conn,
 // keeping at most window of them not yet delivered to every client, for a
 // second of warm-up and measureFor; it returns the deliveries per second
 // over measureFor, then waits until every message sent is delivered.
-func drive(b *testing.B, t *tracker, clients []*fanClient, base int, workers int, send func(idx int) bool) float64 {
+func drive(b *testing.B, t *tracker, clients []*fanClient, base int, workers int, server int, during func(), send func(idx int) bool) rate {
 	t.done.Store(0)
 	var next, ok atomic.Int64
 	next.Store(int64(base))
@@ -596,11 +602,23 @@ func drive(b *testing.B, t *tracker, clients []*fanClient, base int, workers int
 	}
 	time.Sleep(time.Second)
 	before, t0 := t.total(clients), time.Now()
+	srv0, self0 := cpuSeconds(server), cpuSeconds(os.Getpid())
+	if during != nil {
+		go during()
+	}
 	time.Sleep(measureFor)
 	after, t1 := t.total(clients), time.Now()
+	srv1, self1 := cpuSeconds(server), cpuSeconds(os.Getpid())
 	wg.Wait()
 	waitDelivered(b, t, ok.Load())
-	return float64(after-before) / t1.Sub(t0).Seconds()
+	secs := t1.Sub(t0).Seconds()
+	return rate{perSec: float64(after-before) / secs, serverCPU: (srv1 - srv0) / secs, clientCPU: (self1 - self0) / secs}
+}
+
+// rate is a throughput and the CPU cores the server and the load
+// generator (this process) used meanwhile.
+type rate struct {
+	perSec, serverCPU, clientCPU float64
 }
 
 func waitDelivered(b *testing.B, t *tracker, n int64) {
@@ -617,11 +635,11 @@ func waitDelivered(b *testing.B, t *tracker, n int64) {
 }
 
 type fanoutResult struct {
-	accordRate, bareRate float64
-	latRate              float64
-	p50, p99             time.Duration
-	latSamples           int
-	latSent, latOK       int64
+	accord, bare   rate
+	latRate        float64
+	p50, p99       time.Duration
+	latSamples     int
+	latSent, latOK int64
 }
 
 func (g *gwBench) fanout(b *testing.B) fanoutResult {
@@ -641,10 +659,11 @@ func (g *gwBench) fanout(b *testing.B) fanoutResult {
 		return err == nil
 	}
 	var r fanoutResult
-	r.accordRate = drive(b, t, clients, baseAccord, senders, post)
+	r.accord = drive(b, t, clients, baseAccord, senders, g.node.Process.Pid,
+		func() { g.profile(b, "profile?seconds=4", "fanout-cpu.pb.gz") }, post)
 
 	// Latency at half that rate, paced by the clock.
-	r.latRate = r.accordRate / fanoutConns / 2
+	r.latRate = r.accord.perSec / fanoutConns / 2
 	t.done.Store(0)
 	var sent, ok atomic.Int64
 	var wg sync.WaitGroup
@@ -687,12 +706,12 @@ func (g *gwBench) fanout(b *testing.B) fanoutResult {
 		_ = c.nc.Close()
 	}
 
-	r.bareRate = g.bare(b, t)
+	r.bare = g.bare(b, t)
 	return r
 }
 
 // bare runs the bare broadcast server and drives it like accord.
-func (g *gwBench) bare(b *testing.B, t *tracker) float64 {
+func (g *gwBench) bare(b *testing.B, t *tracker) rate {
 	ctx := context.Background()
 	frame, _ := t.frame.Load().([]byte)
 	if frame == nil {
@@ -737,10 +756,44 @@ func (g *gwBench) bare(b *testing.B, t *tracker) float64 {
 	// The server accepts upgrades in goroutines: wait until all are in.
 	time.Sleep(500 * time.Millisecond)
 	var mu sync.Mutex // one writer on the control connection
-	return drive(b, t, clients, baseBare, 1, func(idx int) bool {
+	return drive(b, t, clients, baseBare, 1, cmd.Process.Pid, nil, func(idx int) bool {
 		mu.Lock()
 		defer mu.Unlock()
 		_, err := ctl.Write(be.BigEndian.AppendUint32(nil, uint32(idx)))
 		return err == nil
 	})
+}
+
+// profile saves the node's pprof profile name to file in the profile
+// directory, when profiling.
+func (g *gwBench) profile(b *testing.B, name, file string) {
+	if g.pprof == "" {
+		return
+	}
+	resp, err := http.Get("http://" + g.pprof + "/debug/pprof/" + name)
+	if err != nil {
+		b.Logf("profile %s: %v", name, err)
+		return
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if err := os.WriteFile(filepath.Join(g.profDir, file), raw, 0o644); err != nil {
+		b.Logf("profile %s: %v", name, err)
+	}
+}
+
+// cpuSeconds is the CPU time process pid has used.
+func cpuSeconds(pid int) float64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(raw)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
 }
