@@ -24,9 +24,9 @@ type conn struct {
 	br    io.Reader     // the socket, after any bytes that came with the handshake
 	early *bytes.Reader // those bytes, while some are unread; nil if none came
 	fr    *frameReader
-	v    int    // the API version asked for (9 or 10)
-	zlib bool   // compress=zlib-stream
-	url  string // resume_gateway_url
+	v     int    // the API version asked for (9 or 10)
+	zlib  bool   // compress=zlib-stream
+	url   string // resume_gateway_url
 	// badVersion: v was neither 9 nor 10; closed with 4012 after Hello.
 	badVersion bool
 
