@@ -90,7 +90,7 @@ func (p *poller) forget(c *conn) {
 // run waits for readiness until stop is closed; then it closes the epoll
 // instance.
 func (p *poller) run(stop <-chan struct{}, log *slog.Logger) {
-	defer syscall.Close(p.epfd)
+	defer func() { _ = syscall.Close(p.epfd) }()
 	events := make([]syscall.EpollEvent, 256)
 	for {
 		select {
