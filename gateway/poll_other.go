@@ -11,7 +11,7 @@ import (
 // goroutine.
 type poller struct{}
 
-type pollState struct{}
+type pollState struct{ id uint32 }
 
 func newPoller() (*poller, error) { return nil, errors.New("gateway: no poller on this platform") }
 
