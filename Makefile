@@ -23,12 +23,15 @@ test:
 	$(GO) test -count=1 -p 1 $(CLUSTER_PKGS)
 
 # Hot-path figures: permission computation, snowflakes, token checks, gateway
-# fan-out to 1/100/1000 local sessions.
+# fan-out to 1/100/1000 local sessions, and the gateway table of a real node
+# (idle memory per connection, deliveries/s next to a bare gobwas/ws
+# broadcast, send-to-receive latency; about a minute).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./permissions/ ./snowflake/ ./token/
 	$(GO) test -run '^$$' -bench 'Writer|PlainCopy' -benchmem ./persistence/
 	$(GO) test -run '^$$' -bench MessagePath -benchtime 1x ./rest/
 	$(GO) test -run '^$$' -bench Fanout -benchmem ./gateway/
+	$(GO) test -run '^$$' -bench Gateway -benchtime 1x -timeout 10m ./cmd/accord/
 
 # protoc comes from Debian; the Go plugins are pinned as go tools in go.mod.
 deps-proto:

@@ -14,21 +14,24 @@ import (
 	"github.com/gobwas/ws"
 )
 
-// conn is one WebSocket connection. Its reader runs in one goroutine; a
-// writer goroutine runs only while frames are queued. An idle identified
-// connection therefore costs one goroutine.
+// conn is one WebSocket connection. A reader goroutine runs while the
+// client sends (or the connection closes), a writer goroutine only while
+// frames are queued: an idle connection is parked with the server's poller
+// and has no goroutine at all (on Linux; elsewhere it keeps its reader).
 type conn struct {
-	srv  *Server
-	nc   net.Conn
-	br   io.Reader // the socket, after any bytes that came with the handshake
-	fr   *frameReader
-	v    int    // the API version asked for (9 or 10)
-	zlib bool   // compress=zlib-stream
-	url  string // resume_gateway_url
+	srv   *Server
+	nc    net.Conn
+	br    io.Reader     // the socket, after any bytes that came with the handshake
+	early *bytes.Reader // those bytes, while some are unread; nil if none came
+	fr    *frameReader
+	v     int    // the API version asked for (9 or 10)
+	zlib  bool   // compress=zlib-stream
+	url   string // resume_gateway_url
 	// badVersion: v was neither 9 nor 10; closed with 4012 after Hello.
 	badVersion bool
 
-	// Owned by the reader goroutine.
+	// Owned by the running reader goroutine (handed from one to the next
+	// through mu when the connection parks).
 	sess        *session // set by Identify or Resume
 	lastBeat    time.Time
 	windowStart time.Time
@@ -45,14 +48,22 @@ type conn struct {
 	dead       bool   // the socket is closed: no writer may start
 	// readLimit ends reading once a close frame went out.
 	readLimit time.Time
+	// parked: no reader runs; the poller or a close starts one.
+	parked bool
+	poll   pollState
 
 	// Owned by the (single) running writer goroutine.
 	zw   *zlib.Writer
 	zbuf *bytes.Buffer
 }
 
-func newConn(srv *Server, nc net.Conn, br io.Reader) *conn {
-	c := &conn{srv: srv, nc: nc, br: br, lastBeat: time.Now()}
+func newConn(srv *Server, nc net.Conn, early []byte) *conn {
+	c := &conn{srv: srv, nc: nc, br: nc, lastBeat: time.Now()}
+	if len(early) > 0 {
+		c.early = bytes.NewReader(early)
+		c.br = io.MultiReader(c.early, nc)
+	}
+	br := c.br
 	c.idle = sync.NewCond(&c.mu)
 	c.fr = newFrameReader(br, srv.cfg.MaxPayload)
 	return c
@@ -119,6 +130,64 @@ func (c *conn) closeLocked(ce *CloseError, flush bool) {
 	p := closeFramePayload(ce.Code, ce.Reason)
 	c.closeFrame = append(appendFrameHeader(nil, ws.OpClose, len(p)), p...)
 	c.startWriterLocked()
+	// A parked connection needs its reader back to see the close through.
+	c.wakeLocked()
+}
+
+// wakeLocked starts a reader for a parked connection. c.mu held.
+func (c *conn) wakeLocked() {
+	if c.parked {
+		c.parked = false
+		go c.readLoop()
+	}
+}
+
+// ready is the poller's news that the socket is readable (or closed).
+func (c *conn) ready(id uint32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.poll.id == id {
+		c.wakeLocked()
+	}
+}
+
+// park hands an idle connection to the poller; the reader goroutine
+// returns when it reports true. It declines while bytes wait in user space
+// (handshake leftovers, a fragmented message) or the connection closes.
+func (c *conn) park() bool {
+	p := c.srv.poller
+	if p == nil || c.fr.fragOp != 0 || c.fr.msg != nil || (c.early != nil && c.early.Len() > 0) {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing || c.dead {
+		return false
+	}
+	if err := p.arm(c); err != nil {
+		c.srv.log.Debug("gateway: parking failed; the reader stays", slog.Any("error", err))
+		return false
+	}
+	c.parked = true
+	return true
+}
+
+// kill closes the socket at once (Shutdown's last resort); the reader, woken
+// if parked, cleans up.
+func (c *conn) kill() {
+	c.mu.Lock()
+	c.dead = true
+	c.wakeLocked()
+	c.mu.Unlock()
+	_ = c.nc.Close()
+}
+
+// heartbeatOverdue reports whether a parked connection was silent past
+// the heartbeat timeout (a running reader has a read deadline instead).
+func (c *conn) heartbeatOverdue(now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.parked && now.Sub(c.lastBeat) > c.srv.cfg.HeartbeatInterval+c.srv.cfg.HeartbeatGrace
 }
 
 func (c *conn) isClosing() bool {
@@ -132,6 +201,7 @@ func (c *conn) isClosing() bool {
 func (c *conn) writeFailed(err error) {
 	c.mu.Lock()
 	c.dead = true
+	c.wakeLocked()
 	c.mu.Unlock()
 	if !errors.Is(err, net.ErrClosed) {
 		c.srv.log.Debug("gateway write failed", slog.Any("error", err))
@@ -151,15 +221,35 @@ func (c *conn) setReadDeadline() {
 	_ = c.nc.SetReadDeadline(d)
 }
 
-// serve is the reader: Hello, then commands until the connection ends.
+// serve is the first reader: Hello, then commands until the connection
+// parks or ends. The server counted the connection in its WaitGroup; the
+// reader that cleans up releases it.
 func (c *conn) serve() {
-	defer c.cleanup()
 	c.send(outFrame{body: helloPayload(c.srv.cfg.HeartbeatInterval.Milliseconds())})
 	if c.badVersion {
 		c.close(ErrInvalidAPIVersion)
 		c.drain()
+		c.finish()
 		return
 	}
+	c.readLoop()
+}
+
+// readLoop reads until the connection parks or ends.
+func (c *conn) readLoop() {
+	if !c.read() {
+		c.finish()
+	}
+}
+
+// finish cleans up after the last reader.
+func (c *conn) finish() {
+	c.cleanup()
+	c.srv.wg.Done()
+}
+
+// read handles commands until the connection ends (false) or parks (true).
+func (c *conn) read() (parked bool) {
 	for {
 		c.setReadDeadline()
 		op, p, err := c.fr.next()
@@ -172,14 +262,14 @@ func (c *conn) serve() {
 			case errors.As(err, &ne) && ne.Timeout():
 				c.close(ErrSessionTimedOut)
 			default:
-				return // the peer went away
+				return false // the peer went away
 			}
 			c.drain()
-			return
+			return false
 		}
 		if c.isClosing() {
 			c.drain()
-			return
+			return false
 		}
 		switch op {
 		case ws.OpPing:
@@ -198,7 +288,7 @@ func (c *conn) serve() {
 			// Both sides sent theirs: the connection ends once the
 			// answer is written (cleanup waits for the writer).
 			c.close(&CloseError{Code: code})
-			return
+			return false
 		case ws.OpText:
 			err = c.handle(p)
 		case ws.OpBinary:
@@ -212,7 +302,10 @@ func (c *conn) serve() {
 			}
 			c.close(ce)
 			c.drain()
-			return
+			return false
+		}
+		if c.park() {
+			return true
 		}
 	}
 }
@@ -263,6 +356,9 @@ func (c *conn) cleanup() {
 	}
 	clear(c.queue)
 	c.queue, c.spare = nil, nil
+	if c.srv.poller != nil {
+		c.srv.poller.forget(c)
+	}
 	c.mu.Unlock()
 	_ = c.nc.Close()
 	c.fr.release()

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -51,7 +50,7 @@ func benchFanout(b *testing.B, n int) {
 			b.Fatal(err)
 		}
 		go func() { _, _ = io.Copy(io.Discard, client); client.Close() }()
-		c := newConn(s, server, bufio.NewReader(server))
+		c := newConn(s, server, nil)
 		ss := &session{id: newSessionID(""), userID: int64(i + 1), intents: IntentsAll, shardCount: 1, conn: c}
 		ss.replay.max = s.cfg.ReplayLimit
 		c.sess = ss

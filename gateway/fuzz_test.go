@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -91,7 +90,7 @@ func FuzzCommands(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzOnce.Do(func() { fuzzSrv = stubServer(nil) })
 		nc := newNullConn()
-		c := newConn(fuzzSrv, nc, bufio.NewReader(nc))
+		c := newConn(fuzzSrv, nc, nil)
 		c.v = 10
 		defer func() {
 			nc.Close()

@@ -685,7 +685,13 @@ func TestGoroutinesPerIdleConnection(t *testing.T) {
 	// memory figure is an upper bound of the server's share.
 	t.Logf("per idle identified connection: %.2f goroutines, %.1f KiB heap, %.1f KiB stacks (server and test client)",
 		per, float64(after.heap-before.heap)/n/1024, float64(after.stack-before.stack)/n/1024)
-	if per > 1.1 {
+	// Idle connections are parked with the poller (Linux); elsewhere
+	// each keeps its reader.
+	limit := 0.1
+	if runtime.GOOS != "linux" {
+		limit = 1.1
+	}
+	if per > limit {
 		t.Fatalf("%.2f goroutines per idle connection", per)
 	}
 	runtime.KeepAlive(clients)

@@ -209,11 +209,11 @@ func (c *conn) identify(d json.RawMessage) error {
 	}
 
 	ss.mu.Lock()
-	ss.dispatchLocked(dispatchHead("READY", readyJSON), 0)
+	ss.dispatchUnkeptLocked(dispatchHead("READY", readyJSON))
 	if intents&IntentGuilds != 0 {
 		for _, g := range guilds {
 			if g.payload != nil {
-				ss.dispatchLocked(dispatchHead("GUILD_CREATE", g.payload), 0)
+				ss.dispatchUnkeptLocked(dispatchHead("GUILD_CREATE", g.payload))
 			}
 		}
 	}

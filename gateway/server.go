@@ -24,21 +24,22 @@
 //     every event they are entitled to); bots must give them, and only
 //     bots' content is gated by MESSAGE_CONTENT.
 //
-// Goroutines: each connection has its reader and, only while frames are
-// queued, one writer; the server has a sweeper and a presence worker. All
-// stop in Shutdown. Measured (TestGoroutinesPerIdleConnection): one
-// goroutine per idle identified connection, ~4 KiB of stack; its heap is
-// the conn and session structs and the replay buffer (READY, GUILD_CREATEs),
-// no read or write buffer (both are pooled per message or batch). Reaching
-// Discord-scale memory per idle connection needs a netpoller instead of a
-// blocked reader goroutine; that is left for the benchmark work.
+// Goroutines: a connection has a reader only while its client sends (or it
+// closes) and a writer only while frames are queued; in between it is
+// parked with the server's poller (epoll, one-shot, Linux only), so an
+// idle connection has no goroutine. The server has a sweeper (which also
+// times out parked connections' heartbeats), a presence worker and the
+// poller. All stop in Shutdown. An idle identified connection's memory is
+// its conn and session structs and kernel socket state: no read or write
+// buffer (both are pooled per message or batch), and READY and the
+// GUILD_CREATEs are not kept for resuming. BenchmarkGateway in cmd/accord
+// measures it on a real node (README).
 package gateway
 
 import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -59,6 +60,8 @@ type Server struct {
 	sessions sessionStore
 	presence *presences
 	upgrader ws.HTTPUpgrader
+	// poller parks idle connections; nil where there is none (not Linux).
+	poller *poller
 
 	mu       sync.Mutex // guards conns, stopped
 	conns    map[*conn]struct{}
@@ -86,6 +89,10 @@ func New(cfg Config) *Server {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.presence = newPresences(s)
+	if p, err := newPoller(); err == nil {
+		s.poller = p
+		s.spawn(func() { p.run(s.ctx.Done(), s.log) })
+	}
 	s.spawn(s.sweep)
 	s.spawn(s.presence.run)
 	return s
@@ -146,12 +153,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Client commands are rare: read them straight from the socket, so an
 	// idle connection keeps no read buffer (only bytes the client sent
 	// along with the handshake are kept).
-	var rd io.Reader = nc
+	var early []byte
 	if n := rw.Reader.Buffered(); n > 0 {
-		early, _ := rw.Reader.Peek(n)
-		rd = io.MultiReader(bytes.NewReader(bytes.Clone(early)), nc)
+		b, _ := rw.Reader.Peek(n)
+		early = bytes.Clone(b)
 	}
-	c := newConn(s, nc, rd)
+	c := newConn(s, nc, early)
 	c.v, c.zlib, c.badVersion = v, zlibStream, badVersion
 	c.url = s.publicURL(r)
 	if !s.track(c) {
@@ -162,11 +169,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The reader runs in its own goroutine and the handler returns, so
 	// that net/http frees what it keeps per request (its buffers, the
 	// request, the response) instead of holding it for the connection's
-	// life.
-	go func() {
-		defer s.wg.Done()
-		c.serve()
-	}()
+	// life. The connection's last reader calls s.wg.Done.
+	go c.serve()
 }
 
 // publicURL is the gateway's URL for resume_gateway_url.
@@ -281,7 +285,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	s.cancel()
 	for _, c := range s.liveConns() {
-		_ = c.nc.Close()
+		c.kill()
 	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
@@ -305,6 +309,20 @@ func (s *Server) sweep() {
 		case now := <-t.C:
 			s.expireSessions(now)
 			s.presence.due(now)
+			s.closeSilent(now)
+		}
+	}
+}
+
+// closeSilent closes parked connections silent past the heartbeat timeout
+// with 4009 (a running reader has a read deadline instead).
+func (s *Server) closeSilent(now time.Time) {
+	if s.poller == nil {
+		return
+	}
+	for _, c := range s.liveConns() {
+		if c.heartbeatOverdue(now) {
+			c.close(ErrSessionTimedOut)
 		}
 	}
 }

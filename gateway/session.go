@@ -89,6 +89,19 @@ func (ss *session) dispatchLocked(body []byte, ev uint64) {
 	}
 }
 
+// dispatchUnkeptLocked is dispatchLocked for READY and the GUILD_CREATEs
+// that follow it: they are stamped and sent but not kept for resuming,
+// since they are the bulk of an idle session's memory (a few KiB each) and
+// a client needs them only if it drops within the Identify burst; resuming
+// from before them gets op 9 and identifies again. ss.mu held.
+func (ss *session) dispatchUnkeptLocked(body []byte) {
+	ss.seq++
+	ss.replay.skip(ss.seq)
+	if ss.conn != nil {
+		ss.conn.send(outFrame{body: body, seq: ss.seq})
+	}
+}
+
 // dispatch sends a dispatch addressed to this session alone, honouring
 // loading.
 func (ss *session) dispatch(body []byte) {
@@ -193,6 +206,13 @@ func (r *replayRing) events() []uint64 {
 		}
 	}
 	return out
+}
+
+// skip records dispatch seq as sent but not kept: a resume from before it
+// cannot be served.
+func (r *replayRing) skip(seq int64) {
+	clear(r.buf)
+	r.buf, r.start, r.last = r.buf[:0], 0, seq
 }
 
 // after returns the dispatches after seq, oldest first; ok is false when

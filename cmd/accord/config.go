@@ -45,6 +45,9 @@ type Config struct {
 	// AdminToken is the operator token of /api/admin (and `accord cluster
 	// members`); empty disables those endpoints.
 	AdminToken string
+	// PprofAddr, when set, serves net/http/pprof on its own listener (keep
+	// it on loopback); empty serves none.
+	PprofAddr string
 }
 
 func envOr(key, def string) string {
@@ -59,6 +62,7 @@ func bindConfig(fs *flag.FlagSet, cfg *Config) (finish func() error) {
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", envOr("ACCORD_HTTP_ADDR", "127.0.0.1:8080"), "HTTP listen address (ACCORD_HTTP_ADDR)")
 	fs.StringVar(&cfg.DataDir, "data-dir", envOr("ACCORD_DATA_DIR", "./data"), "data directory (ACCORD_DATA_DIR)")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", envOr("DATABASE_URL", ""), "PostgreSQL URL; empty starts a private PostgreSQL in the data directory (DATABASE_URL)")
+	fs.StringVar(&cfg.PprofAddr, "pprof-addr", envOr("ACCORD_PPROF_ADDR", ""), "serve /debug/pprof here (loopback); empty: off (ACCORD_PPROF_ADDR)")
 	fs.StringVar(&cfg.LogLevel, "log-level", envOr("ACCORD_LOG_LEVEL", "info"), "debug, info, warn or error (ACCORD_LOG_LEVEL)")
 	fs.StringVar(&cfg.LogFormat, "log-format", envOr("ACCORD_LOG_FORMAT", "text"), "text or json (ACCORD_LOG_FORMAT)")
 	fs.StringVar(&cfg.GossipAddr, "gossip-addr", envOr("ACCORD_GOSSIP_ADDR", "127.0.0.1:7946"), "memberlist bind address (ACCORD_GOSSIP_ADDR)")

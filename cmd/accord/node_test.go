@@ -23,6 +23,9 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(bareEnv) != "" {
+		os.Exit(runBareBroadcast())
+	}
 	dir, err := os.MkdirTemp("", "accord-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"sync"
 	"time"
@@ -169,6 +170,10 @@ func serve(ctx context.Context, args []string) error {
 	gatewayFanout.set(gw)
 	system.SetSessionHost(gw)
 	registerFanoutStats(registry, system)
+	registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "accord", Subsystem: "gateway", Name: "connections",
+		Help: "Open gateway WebSocket connections on this node.",
+	}, func() float64 { return float64(gw.Connections()) }))
 	defer func() {
 		sctx, cancel := shutdownCtx()
 		defer cancel()
@@ -209,6 +214,13 @@ func serve(ctx context.Context, args []string) error {
 	mux.Handle("/gateway/", gw)
 	mux.Handle("/", api.Handler())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	if cfg.PprofAddr != "" {
+		stopPprof, err := servePprof(cfg.PprofAddr, logger)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	logger.Info("accord is serving", slog.String("http", ln.Addr().String()), slog.String("gossip", cfg.GossipAddr),
@@ -277,4 +289,22 @@ func adminCmd(ctx context.Context, args []string) error {
 	}
 	logger.Info("signing key rotated; nodes sign with it after their next key reload (at most 30 s)")
 	return nil
+}
+
+// servePprof serves net/http/pprof on addr, apart from the API, until stop.
+func servePprof(addr string, logger *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("pprof: listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	logger.Info("pprof is serving", slog.String("addr", ln.Addr().String()))
+	return func() { _ = srv.Close() }, nil
 }
