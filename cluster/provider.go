@@ -70,6 +70,12 @@ type Provider struct {
 	shutdownOnce sync.Once
 	shutdownErr  error
 
+	// fail records failed members and eviction requests (heal.go);
+	// evicted is closed once this node must restart.
+	fail      *failures
+	evicted   chan struct{}
+	evictOnce sync.Once
+
 	// mu guards the fields below. ml, self and sink are written once, by
 	// start, before the goroutines that read them are started.
 	mu      sync.Mutex
@@ -87,11 +93,13 @@ var _ pcluster.ClusterProvider = (*Provider)(nil)
 func New(cfg Config) *Provider {
 	cfg = cfg.withDefaults()
 	return &Provider{
-		cfg:    cfg,
-		log:    cfg.Logger.With(slog.String("component", "cluster")),
-		signal: make(chan struct{}, 1),
-		quit:   make(chan struct{}),
-		ready:  make(chan struct{}),
+		cfg:     cfg,
+		log:     cfg.Logger.With(slog.String("component", "cluster")),
+		signal:  make(chan struct{}, 1),
+		quit:    make(chan struct{}),
+		ready:   make(chan struct{}),
+		fail:    &failures{},
+		evicted: make(chan struct{}),
 	}
 }
 
@@ -141,7 +149,7 @@ func (p *Provider) start(id, remoteAddr string, kinds []string, sink topologySin
 	if p.started {
 		return errors.New("cluster: provider already started")
 	}
-	d := &delegate{meta: meta, signal: p.signal, log: p.log}
+	d := &delegate{meta: meta, signal: p.signal, log: p.log, fail: p.fail}
 	mc, err := p.cfg.memberlistConfig(id, d, d, p.log)
 	if err != nil {
 		return err
@@ -254,6 +262,7 @@ type delegate struct {
 	meta   []byte // immutable
 	signal chan<- struct{}
 	log    *slog.Logger
+	fail   *failures
 }
 
 func (d *delegate) notify() {
@@ -263,13 +272,20 @@ func (d *delegate) notify() {
 	}
 }
 
-func (d *delegate) NotifyJoin(*memberlist.Node)   { d.notify() }
-func (d *delegate) NotifyLeave(*memberlist.Node)  { d.notify() }
+func (d *delegate) NotifyJoin(*memberlist.Node) { d.notify() }
+func (d *delegate) NotifyLeave(n *memberlist.Node) {
+	d.fail.left(n)
+	d.notify()
+}
 func (d *delegate) NotifyUpdate(*memberlist.Node) { d.notify() }
 
 // NodeMeta returns our metadata; start checked it fits memberlist's limit.
-func (d *delegate) NodeMeta(limit int) []byte                  { return d.meta }
-func (d *delegate) NotifyMsg([]byte)                           {}
+func (d *delegate) NodeMeta(limit int) []byte { return d.meta }
+func (d *delegate) NotifyMsg(msg []byte) {
+	if d.fail.message(msg) {
+		d.notify()
+	}
+}
 func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
 func (d *delegate) LocalState(join bool) []byte                { return nil }
 func (d *delegate) MergeRemoteState(buf []byte, join bool)     {}

@@ -72,6 +72,7 @@ func (p *Provider) publish() {
 		})
 	}
 	slices.SortFunc(members, func(a, b Member) int { return strings.Compare(a.ID, b.ID) })
+	members = p.heal(members)
 
 	p.mu.Lock()
 	prev := p.members
