@@ -92,7 +92,9 @@ func TestFencedGuildWrites(t *testing.T) {
 		"rename": func(w *persistence.GuildWriter) error {
 			return w.UpdateGuild(persistence.Guild{ID: fenceGuild, Name: "Stale", OwnerID: fenceOwner})
 		},
-		"role":    func(w *persistence.GuildWriter) error { return w.PutRole(persistence.Role{ID: 9100, GuildID: fenceGuild, Name: "ghost"}) },
+		"role": func(w *persistence.GuildWriter) error {
+			return w.PutRole(persistence.Role{ID: 9100, GuildID: fenceGuild, Name: "ghost"})
+		},
 		"channel": func(w *persistence.GuildWriter) error { return w.DeleteChannel(fenceChannel) },
 		"member":  func(w *persistence.GuildWriter) error { return w.DeleteMember(fenceGuild, fenceOwner) },
 		"ban": func(w *persistence.GuildWriter) error {
