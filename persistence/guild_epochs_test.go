@@ -238,3 +238,41 @@ func TestDeletedGuildKeepsBumpedEpoch(t *testing.T) {
 		t.Fatalf("channel epoch after the guild's delete %d (%v), want > %d", ch, err, chEpoch)
 	}
 }
+
+// A write that reaches the fence while a new owner's increment is in flight
+// waits for it and then sees the new epoch: it is fenced out, not let through
+// on the row version it would have read before.
+func TestGuildWriteWaitsForAcquire(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	e := newFenceGuild(t, s)
+	takeover, err := s.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = takeover.Rollback(ctx) }()
+	// AcquireGuildEpoch's statement, its transaction not yet committed.
+	if _, err := takeover.Exec(ctx, `UPDATE guild_owners SET epoch = epoch + 1 WHERE guild_id = $1`, fenceGuild); err != nil {
+		t.Fatal(err)
+	}
+	written := make(chan error, 1)
+	go func() {
+		written <- s.WriteGuild(ctx, fenceGuild, e, func(w *persistence.GuildWriter) error {
+			return w.UpdateGuild(persistence.Guild{ID: fenceGuild, Name: "Raced", OwnerID: fenceOwner})
+		})
+	}()
+	select {
+	case err := <-written:
+		t.Fatalf("write finished (%v) while the takeover was in flight", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := takeover.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-written; !errors.Is(err, persistence.ErrFenced) {
+		t.Fatalf("write racing the takeover: %v, want ErrFenced", err)
+	}
+	if g, err := s.LoadGuild(ctx, fenceGuild); err != nil || g.Guild.Name != "Fenced" {
+		t.Fatalf("name %q (%v) after a fenced write", g.Guild.Name, err)
+	}
+}
