@@ -20,8 +20,9 @@ import (
 // GuildStore is what guild grains read and write. *persistence.Store
 // implements it.
 type GuildStore interface {
+	AcquireGuildEpoch(ctx context.Context, guildID int64) (int64, error)
 	LoadGuild(ctx context.Context, id int64) (persistence.GuildSnapshot, error)
-	WriteGuild(ctx context.Context, fn func(w *persistence.GuildWriter) error) error
+	WriteGuild(ctx context.Context, guildID, epoch int64, fn func(w *persistence.GuildWriter) error) error
 	MemberUserByID(ctx context.Context, id int64) (persistence.MemberUser, error)
 	CountGuildsOfUser(ctx context.Context, userID int64) (int, error)
 }
@@ -38,11 +39,21 @@ type IDSource interface {
 // PostgreSQL in one transaction first; only when that commits does the grain
 // change its memory, answer, and emit events. A failed write leaves memory
 // as it was, so memory never runs ahead of the database.
+//
+// One owner at a time: before it loads, the grain takes the guild's owner
+// epoch (persistence.AcquireGuildEpoch), and every write commits only under
+// it. When a newer activation has taken the guild over (disthash briefly
+// runs two during a topology change), the write fails with
+// persistence.ErrFenced: the grain stops itself, answers statusFenced, and
+// System.request sends the call again to the current owner, which loaded
+// every change the old one committed.
 type guildGrain struct {
 	sys     *System
 	id      int64
 	st      *guildState // nil until loaded (or when the guild does not exist)
 	missing bool        // loaded, and there is no such guild
+	epoch   int64       // owner epoch; 0 until taken (again) before a load
+	fenced  bool        // a newer activation owns the guild: refuse everything
 }
 
 var _ guildpb.Guild = (*guildGrain)(nil)
@@ -70,6 +81,7 @@ func (g *guildGrain) ReceiveDefault(ctx pcluster.GrainContext) {
 // gcall is one operation in progress.
 type gcall struct {
 	g      *guildGrain
+	ctx    pcluster.GrainContext
 	st     *guildState // nil only for ops that run before the guild exists
 	actor  int64
 	params map[string]string
@@ -109,10 +121,13 @@ func registerGuildOps(ops map[string]guildOp) {
 var errStore = &discord.Error{Status: http.StatusServiceUnavailable, Code: discord.CodeServiceUnavailable,
 	Message: "The guild could not be saved or loaded; try again."}
 
-func (g *guildGrain) Call(req *guildpb.GuildCall, _ pcluster.GrainContext) (*guildpb.GuildReply, error) {
+func (g *guildGrain) Call(req *guildpb.GuildCall, ctx pcluster.GrainContext) (*guildpb.GuildReply, error) {
 	op, ok := guildOps[req.GetOp()]
 	if !ok {
 		return errorReply(discord.ErrNotFound), nil
+	}
+	if g.fenced {
+		return errorReply(errFencedOut), nil
 	}
 	if g.id == 0 || req.GetGuildId() != g.id {
 		return errorReply(discord.ErrUnknownGuild), nil
@@ -131,7 +146,7 @@ func (g *guildGrain) Call(req *guildpb.GuildCall, _ pcluster.GrainContext) (*gui
 	if req.GetNowMs() == 0 {
 		now = time.Now()
 	}
-	c := &gcall{g: g, st: g.st, actor: req.GetActorId(), params: req.GetParams(), body: req.GetBody(), now: now}
+	c := &gcall{g: g, ctx: ctx, st: g.st, actor: req.GetActorId(), params: req.GetParams(), body: req.GetBody(), now: now}
 	r, derr := op.run(c)
 	if !op.pure && g.st != nil {
 		g.st.changed()
@@ -157,13 +172,22 @@ func errorReply(e *discord.Error) *guildpb.GuildReply {
 	return &guildpb.GuildReply{Status: int32(e.Status), Body: b}
 }
 
-// load reads the guild once per activation.
+// load reads the guild once per activation (and again after a write whose
+// outcome is unknown), after taking the owner epoch: taking it waits for the
+// writes in flight under older epochs, so the load sees all they committed.
 func (g *guildGrain) load() error {
 	if g.st != nil || g.missing {
 		return nil
 	}
 	ctx, cancel := g.storeCtx()
 	defer cancel()
+	if g.epoch == 0 {
+		epoch, err := g.sys.cfg.Guilds.AcquireGuildEpoch(ctx, g.id)
+		if err != nil {
+			return err
+		}
+		g.epoch = epoch
+	}
 	snap, err := g.sys.cfg.Guilds.LoadGuild(ctx, g.id)
 	if errors.Is(err, persistence.ErrNotFound) {
 		g.missing = true
@@ -180,21 +204,42 @@ func (g *guildGrain) storeCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), g.sys.cfg.RequestTimeout)
 }
 
-// write commits fn's changes; on success apply changes memory. On failure
-// memory is untouched and the caller gets a retryable error.
+// write commits fn's changes under the grain's owner epoch; on success
+// apply changes memory. On failure memory is untouched and the caller gets a
+// retryable error; a fenced-out grain stops itself (see guildGrain).
 func (c *gcall) write(fn func(w *persistence.GuildWriter) error, apply func()) *discord.Error {
 	ctx, cancel := c.g.storeCtx()
 	defer cancel()
-	if err := c.g.sys.cfg.Guilds.WriteGuild(ctx, fn); err != nil {
+	if err := c.g.sys.cfg.Guilds.WriteGuild(ctx, c.g.id, c.g.epoch, fn); err != nil {
+		if errors.Is(err, persistence.ErrFenced) {
+			c.g.fence(c.ctx)
+			return errFencedOut
+		}
 		c.g.sys.log.Error("writing guild failed", slog.Int64("guild", c.g.id), slog.Any("error", err))
-		// What the database holds is unknown now: reload at the next call.
-		c.g.st, c.g.missing = nil, false
+		// What the database holds is unknown now (the transaction may even
+		// still commit): take a new epoch, which waits for it or fences it
+		// out, and reload at the next call.
+		c.g.st, c.g.missing, c.g.epoch = nil, false, 0
 		return errStore
 	}
 	if apply != nil {
 		apply()
 	}
 	return nil
+}
+
+// fence stops a grain that a newer activation has taken the guild over from.
+// It refuses every call from now on; the calls already in its mailbox get
+// statusFenced too, and later ones a dead letter: both are retried.
+func (g *guildGrain) fence(ctx pcluster.GrainContext) {
+	if g.fenced {
+		return
+	}
+	g.fenced = true
+	g.st, g.missing = nil, false
+	g.sys.guildFencings.Add(1)
+	g.sys.log.Warn("guild grain fenced out by a newer owner; stopping", slog.Int64("guild", g.id), slog.Int64("epoch", g.epoch))
+	ctx.Poison(ctx.Self())
 }
 
 // emit publishes an event to recipients after a committed change.

@@ -16,6 +16,10 @@ type Guilds struct {
 // Guilds returns the client of the guild grains.
 func (s *System) Guilds() *Guilds { return s.guilds }
 
+// GuildFencings counts guild activations on this node that were fenced out
+// by a newer owner (see Fencings for channels).
+func (s *System) GuildFencings() int64 { return s.guildFencings.Load() }
+
 // GuildRequest is one call of a guild operation.
 type GuildRequest struct {
 	GuildID int64
@@ -35,7 +39,9 @@ type GuildResponse struct {
 
 // Call runs req in its guild's grain. The error is ErrUnavailable (the
 // operation may or may not have been applied) or a grain failure; Discord
-// errors come back as a Response with their status.
+// errors come back as a Response with their status. An activation fenced out
+// by a newer owner did nothing: the call goes to the current owner, within
+// ctx's deadline.
 func (g *Guilds) Call(ctx context.Context, req GuildRequest) (GuildResponse, error) {
 	if req.GuildID <= 0 {
 		return GuildResponse{}, ErrUnknownGuild

@@ -25,8 +25,9 @@ import (
 // ReceiveDefault.
 //
 // Retries follow callOptions' policy: a grain whose PID is not known yet, or
-// whose activation turned out to be gone (a dead letter), is looked up again
-// after 20–500 ms, until the deadline.
+// whose activation turned out to be gone (a dead letter) or fenced out by a
+// newer owner (statusFenced), is looked up again after 20–500 ms, until the
+// deadline.
 func (s *System) request(ctx context.Context, kind, identity string, msg any) (any, error) {
 	if s.stopped.Load() {
 		return nil, fmt.Errorf("%w: actor system stopped", ErrUnavailable)
@@ -60,14 +61,18 @@ func (s *System) request(ctx context.Context, kind, identity string, msg any) (a
 				s.replies.discard(s.actors, rp)
 				return nil, fmt.Errorf("%w: %s %s did not answer in time", ErrUnavailable, kind, identity)
 			}
-			if _, dead := res.(*actor.DeadLetterResponse); !dead {
+			if _, dead := res.(*actor.DeadLetterResponse); dead {
+				s.replies.discard(s.actors, rp)
+			} else {
 				// The grain answered, once: nothing else will come to rp.
 				s.replies.put(s.actors, rp)
-				return res, nil
+				if !fencedOut(res) {
+					return res, nil
+				}
 			}
-			s.replies.discard(s.actors, rp)
-			// The activation is gone (passivated, moved): forget it and
-			// look the identity up again.
+			// The activation is gone (passivated, moved) or stopping
+			// because a newer one owns the identity (fenced out, having
+			// done nothing): forget it and look the identity up again.
 			s.cluster.PidCache.RemoveByValue(identity, kind, pid)
 		}
 		wait := min(retryFirst<<min(try, 10), retryMax)

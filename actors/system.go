@@ -138,6 +138,9 @@ type System struct {
 	replies replyPool
 	// fencings counts channel activations that found themselves fenced out.
 	fencings atomic.Int64
+	// guildFencings counts guild activations that found themselves fenced
+	// out.
+	guildFencings atomic.Int64
 	// nodes is node-to-node messaging: cross-node fan-out, the directory
 	// of users' sessions, session hand-over.
 	nodes *nodes

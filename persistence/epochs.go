@@ -8,11 +8,11 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// ErrFenced is returned for a channel write made under an owner epoch that is
-// no longer current: another activation of the channel grain has taken the
-// channel over since. The write did not happen; the grain that gets it should
-// stop itself so the caller retries on the new owner.
-var ErrFenced = errors.New("persistence: channel owner epoch is no longer current")
+// ErrFenced is returned for a channel or guild write made under an owner
+// epoch that is no longer current: another activation of the grain has taken
+// the channel or guild over since. The write did not happen; the grain that
+// gets it should stop itself so the caller retries on the new owner.
+var ErrFenced = errors.New("persistence: owner epoch is no longer current")
 
 // AcquireChannelEpoch makes the caller the channel's owner: it increments the
 // channel's owner epoch (starting at 1) and returns the new value. A channel
@@ -63,4 +63,45 @@ func (s *Store) fenced(ctx context.Context, what string, channelID, epoch int64,
 		return fmt.Errorf("persistence: %s: %w", what, err)
 	}
 	return err
+}
+
+// AcquireGuildEpoch makes the caller the guild's owner: it increments the
+// guild's owner epoch (starting at 1) and returns the new value. A guild
+// grain calls it when it activates, before it loads the guild, and passes the
+// epoch to every WriteGuild; writes under an older epoch then fail with
+// ErrFenced. The guild need not exist (the grain that creates it holds an
+// epoch first), and the epoch outlives the guild's deletion.
+//
+// The ordering is the channels' (see AcquireChannelEpoch): WriteGuild reads
+// the epoch FOR SHARE first thing in its transaction and the increment waits
+// for those locks, so a write of the previous owner either commits before the
+// new epoch is granted, and the new owner's load (which starts after) sees it,
+// or checks the epoch after the increment and is fenced out. A write that
+// checks while the increment is in flight waits for it and re-reads the row
+// (READ COMMITTED), so it sees the new epoch too.
+func (s *Store) AcquireGuildEpoch(ctx context.Context, guildID int64) (int64, error) {
+	var epoch int64
+	err := s.pool.QueryRow(ctx, `INSERT INTO guild_owners (guild_id, epoch) VALUES ($1, 1)
+		ON CONFLICT (guild_id) DO UPDATE SET epoch = guild_owners.epoch + 1
+		RETURNING epoch`, guildID).Scan(&epoch)
+	if err != nil {
+		return 0, fmt.Errorf("persistence: acquire guild epoch: %w", err)
+	}
+	return epoch, nil
+}
+
+// checkGuildEpoch fails with ErrFenced unless epoch is guildID's current
+// owner epoch, and holds a share lock on it until tx ends.
+func checkGuildEpoch(ctx context.Context, tx pgx.Tx, guildID, epoch int64) error {
+	var current int64
+	err := tx.QueryRow(ctx, `SELECT epoch FROM guild_owners WHERE guild_id = $1 FOR SHARE`, guildID).Scan(&current)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("%w: guild %d has no owner", ErrFenced, guildID)
+	case err != nil:
+		return err
+	case current != epoch:
+		return fmt.Errorf("%w: guild %d epoch %d, current %d", ErrFenced, guildID, epoch, current)
+	}
+	return nil
 }

@@ -15,10 +15,16 @@ type GuildWriter struct {
 	tx  pgx.Tx
 }
 
-// WriteGuild runs fn in a transaction: a guild grain's change commits whole
-// or not at all, before the grain acknowledges it.
-func (s *Store) WriteGuild(ctx context.Context, fn func(w *GuildWriter) error) error {
+// WriteGuild runs fn in a transaction fenced by the guild's owner epoch: a
+// guild grain's change commits whole or not at all, before the grain
+// acknowledges it, and only while epoch (from AcquireGuildEpoch) is still the
+// guild's current one; otherwise nothing is written and the error is
+// ErrFenced.
+func (s *Store) WriteGuild(ctx context.Context, guildID, epoch int64, fn func(w *GuildWriter) error) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := checkGuildEpoch(ctx, tx, guildID, epoch); err != nil {
+			return err
+		}
 		return fn(&GuildWriter{ctx: ctx, tx: tx})
 	})
 	if err != nil {
@@ -51,8 +57,14 @@ func (w *GuildWriter) UpdateGuild(g Guild) error {
 		g.ID, g.Name, g.Icon, g.OwnerID, nullID(g.SystemChannelID))
 }
 
-// DeleteGuild deletes the guild and, by cascade, everything it owns.
+// DeleteGuild deletes the guild and, by cascade, everything it owns. Its
+// owner epoch stays, bumped past the deleting grain's: epochs are never
+// reused, and no activation, the deleting one included, writes to the guild
+// again without taking a new epoch (and loading the deletion).
 func (w *GuildWriter) DeleteGuild(id int64) error {
+	if err := w.exec(`UPDATE guild_owners SET epoch = epoch + 1 WHERE guild_id = $1`, id); err != nil {
+		return err
+	}
 	rows, err := w.tx.Query(w.ctx, `SELECT id FROM channels WHERE guild_id = $1`, id)
 	if err != nil {
 		return err

@@ -220,7 +220,12 @@ func TestInviteCodesAreGlobal(t *testing.T) {
 
 	gbID, _ := strconv.ParseInt(gb.id, 10, 64)
 	chID, _ := strconv.ParseInt(gb.general, 10, 64)
-	err := e.store.WriteGuild(context.Background(), func(w *persistence.GuildWriter) error {
+	// Written as guild B's owner would (taking its epoch over).
+	epoch, err := e.store.AcquireGuildEpoch(context.Background(), gbID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = e.store.WriteGuild(context.Background(), gbID, epoch, func(w *persistence.GuildWriter) error {
 		return w.PutInvite(persistence.Invite{Code: code, GuildID: gbID, ChannelID: chID, InviterID: inviteUserID(t, b), CreatedAt: time.Now()})
 	})
 	if !errors.Is(err, persistence.ErrInviteCodeTaken) {
