@@ -9,7 +9,7 @@ GOLANGCI_VERSION := v2.15.0
 CLUSTER_PKGS := ./actors/... ./rest/... ./gateway/... ./cmd/...
 RACE_PKGS = $(shell $(GO) list ./... | grep -v -E '/(actors|rest|gateway|cmd)(/|$$)')
 
-.PHONY: build run test bench lint generate tidy-check deps-proto
+.PHONY: build run test cluster-test bench lint generate tidy-check deps-proto
 
 build:
 	$(GO) build -o $(BIN) ./cmd/accord
@@ -21,6 +21,14 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $(RACE_PKGS)
 	$(GO) test -count=1 -p 1 $(CLUSTER_PKGS)
+
+# Three real nodes on one throwaway PostgreSQL, watchers on every node, a
+# steady REST load, and in turn: steady state, SIGKILL, a node joining,
+# SIGTERM, and (as root) a partition in a network namespace. Prints the
+# table of lost/duplicated/out-of-order counts; `make test` runs shorter
+# phases of the same tests.
+cluster-test:
+	ACCORD_CLUSTER_TEST=full $(GO) test -count=1 -v -timeout 8m -run 'TestCrossNode|TestScenarios|TestPartition' ./cmd/accord/clustertest/
 
 # Hot-path figures: permission computation, snowflakes, token checks, gateway
 # fan-out to 1/100/1000 local sessions, and the gateway table of a real node

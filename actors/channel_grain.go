@@ -223,7 +223,7 @@ func (g *channelGrain) Call(req *channelpb.ChannelCall, respond func(*channelpb.
 		respond(channelError(discord.ErrNotFound))
 		return nil
 	case g.fenced:
-		respond(channelError(discord.ErrUnavailable))
+		respond(channelError(errFencedOut))
 		return nil
 	case g.id == 0 || req.GetChannelId() != g.id:
 		respond(channelError(discord.ErrUnknownChannel))
@@ -370,10 +370,11 @@ func (g *channelGrain) storeErr(ctx pcluster.GrainContext, err error) *discord.E
 		return discord.ErrUnknownMessage
 	}
 	if errors.Is(err, persistence.ErrFenced) {
+		// Nothing was written: the caller retries on the new owner.
 		g.fence(ctx)
-	} else {
-		g.sys.log.Error("channel write failed", slog.Int64("channel", g.id), slog.Any("error", err))
+		return errFencedOut
 	}
+	g.sys.log.Error("channel write failed", slog.Int64("channel", g.id), slog.Any("error", err))
 	return discord.ErrUnavailable
 }
 

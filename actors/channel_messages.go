@@ -287,12 +287,14 @@ func (g *channelGrain) finishSend(done *commitDone) {
 			g.lastSend[p.author] = p.prevAt
 		}
 		if errors.Is(done.err, persistence.ErrFenced) {
+			// Not committed: the senders retry on the new owner.
 			g.fenced = true
 			g.sys.fencings.Add(1)
 			g.root.Poison(g.self)
-		} else {
-			g.sys.log.Error("message commit failed", "channel", g.id, "error", done.err)
+			p.answer(g, channelError(errFencedOut))
+			return
 		}
+		g.sys.log.Error("message commit failed", "channel", g.id, "error", done.err)
 		p.answer(g, channelError(discord.ErrUnavailable))
 		return
 	}

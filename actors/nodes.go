@@ -21,6 +21,10 @@ import (
 // nodeActorName names the actor every node runs for node-to-node messages.
 const nodeActorName = "accord-node"
 
+// takeoverTimeout bounds how long a resume waits for the node that issued
+// the session to hand it over.
+const takeoverTimeout = 2 * time.Second
+
 // directoryAckTimeout bounds how long Attach waits for a peer to confirm
 // that it routes a user's events here.
 const directoryAckTimeout = 2 * time.Second
@@ -440,7 +444,9 @@ func (s *System) TakeOver(ctx context.Context, sessionID string, userID, seq int
 	if p == nil {
 		return nil, ErrUnknownSession
 	}
-	timeout := s.cfg.RequestTimeout
+	// A live node answers at once; a dead one not yet declared dead should
+	// cost the client little before it identifies again.
+	timeout := min(s.cfg.RequestTimeout, takeoverTimeout)
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(dl))
 	}

@@ -56,6 +56,9 @@ type Config struct {
 	// up to MaxJoinBackoff. Defaults 250ms and 30s.
 	JoinBackoff    time.Duration
 	MaxJoinBackoff time.Duration
+	// RejoinInterval is how often a joined node tries the seeds that are
+	// not members (a healed partition). Default 10s.
+	RejoinInterval time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -76,6 +79,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.JoinGrace <= 0 {
 		c.JoinGrace = 15 * time.Second
+	}
+	if c.RejoinInterval <= 0 {
+		c.RejoinInterval = 10 * time.Second
 	}
 	if c.JoinBackoff <= 0 {
 		c.JoinBackoff = 250 * time.Millisecond

@@ -55,7 +55,7 @@ type Provider struct {
 	signal chan struct{}
 	// quit is closed by Shutdown and stops both goroutines.
 	quit chan struct{}
-	// wg tracks topologyLoop and joinLoop.
+	// wg tracks topologyLoop, joinLoop and rejoinLoop.
 	wg sync.WaitGroup
 
 	// ready is closed once the node is ready (see Ready); settled is set
@@ -171,9 +171,10 @@ func (p *Provider) start(id, remoteAddr string, kinds []string, sink topologySin
 		slog.String("id", id), slog.String("gossip", p.self.GossipAddr), slog.String("remote", remoteAddr),
 		slog.Bool("encrypted", len(p.cfg.SecretKey) > 0), slog.Any("seeds", p.cfg.Seeds))
 
-	p.wg.Add(2)
+	p.wg.Add(3)
 	go p.topologyLoop()
 	go p.joinLoop(slices.Clone(p.cfg.Seeds))
+	go p.rejoinLoop(slices.Clone(p.cfg.Seeds))
 	return nil
 }
 

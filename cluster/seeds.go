@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -91,6 +92,72 @@ func (p *Provider) joinLoop(seeds []string) {
 		}
 		wait = min(2*wait, p.cfg.MaxJoinBackoff)
 	}
+}
+
+// rejoinLoop keeps knocking at the seeds that are not members, every
+// RejoinInterval, once the node has joined: memberlist never contacts a
+// member it declared dead again, so after a partition heals the two sides
+// would stay apart. A seed resolving to members already known is skipped,
+// so a settled cluster makes no joins.
+func (p *Provider) rejoinLoop(seeds []string) {
+	defer p.wg.Done()
+	if len(seeds) == 0 {
+		return
+	}
+	tick := time.NewTicker(p.cfg.RejoinInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.quit:
+			return
+		case <-tick.C:
+		}
+		if !p.settled.Load() {
+			continue // joinLoop is still at it
+		}
+		known := map[string]bool{p.self.GossipAddr: true}
+		for _, n := range p.ml.Members() {
+			known[n.Address()] = true
+		}
+		var missing []string
+		for _, seed := range seeds {
+			for _, addr := range resolveSeed(seed) {
+				if !known[addr] {
+					missing = append(missing, addr)
+				}
+			}
+		}
+		if len(missing) == 0 || p.stopping() {
+			continue
+		}
+		n, err := p.ml.Join(missing)
+		if n > 0 {
+			p.log.Info("cluster: rejoined seeds that were not members", slog.Any("seeds", missing), slog.Int("answered", n))
+		} else {
+			p.log.Debug("cluster: seeds that are not members did not answer", slog.Any("seeds", missing), slog.Any("error", err))
+		}
+	}
+}
+
+// resolveSeed turns a seed (host:port, or host with the default port) into
+// the addresses it names.
+func resolveSeed(seed string) []string {
+	host, port, err := net.SplitHostPort(seed)
+	if err != nil {
+		host, port = seed, strconv.Itoa(DefaultGossipPort)
+	}
+	if net.ParseIP(host) != nil {
+		return []string{net.JoinHostPort(host, port)}
+	}
+	ips, err := net.LookupHost(host)
+	if err != nil {
+		return nil
+	}
+	out := make([]string, 0, len(ips))
+	for _, ip := range ips {
+		out = append(out, net.JoinHostPort(ip, port))
+	}
+	return out
 }
 
 func (p *Provider) stopping() bool {

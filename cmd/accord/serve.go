@@ -231,6 +231,16 @@ func serve(ctx context.Context, args []string) error {
 		logger.Info("shutting down")
 	case err := <-served:
 		return fmt.Errorf("http server: %w", err)
+	case <-provider.Evicted():
+		// The rest of the cluster declared this node dead: its grains live
+		// elsewhere now and nothing would take its sessions over. Close
+		// quickly and exit non-zero, so the supervisor starts it afresh.
+		sctx, cancel := shutdownCtx()
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			logger.Warn("http shutdown incomplete", slog.Any("error", err))
+		}
+		return errEvicted
 	}
 	sctx, cancel := shutdownCtx()
 	defer cancel()
@@ -245,6 +255,11 @@ func serve(ctx context.Context, args []string) error {
 	}
 	return nil
 }
+
+// errEvicted ends a node that the cluster declared dead (a partition or a
+// stall) once it can reach the others again: it must restart with a new
+// identity.
+var errEvicted = errors.New("this node was declared dead by the cluster and must restart with a new identity")
 
 // nodeName names this process in worker leases: host, pid and a random
 // suffix, fresh per start.

@@ -289,41 +289,54 @@ func (k *checker) newPhase(name string, channels int) *phase {
 	return p
 }
 
-// load offers rate messages per second from senders goroutines, each send
-// to the next live node, until stopLoad.
-func (p *phase) load(rate, senders int) {
-	interval := time.Duration(senders) * time.Second / time.Duration(rate)
-	for i := range senders {
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			tick := time.NewTicker(interval)
-			defer tick.Stop()
-			u := p.k.senders[i%len(p.k.senders)]
-			for n := 0; ; n++ {
-				select {
-				case <-p.stop:
-					return
-				case <-tick.C:
-				}
-				nodes := p.k.c.liveNodes()
-				if len(nodes) == 0 {
-					continue
-				}
-				nd := nodes[(i+n)%len(nodes)]
-				rec := &sendRecord{content: fmt.Sprintf("%s/%d/%d", p.name, i, n),
-					channel: p.channels[(i+n)%len(p.channels)], started: time.Now()}
-				r, err := nd.try("POST", "/api/v10/channels/"+rec.channel+"/messages", u.auth,
-					map[string]string{"content": rec.content})
-				if err == nil && r.status == 200 {
-					rec.acked, rec.id = true, str(r.obj(), "id")
-				}
-				p.mu.Lock()
-				p.sends = append(p.sends, rec)
-				p.mu.Unlock()
+// load offers rate messages per second, paced by the clock whatever the
+// answers' latency (at most inFlight at once), each to the next live node
+// and the next channel, from the checker's senders, until stopLoad.
+func (p *phase) load(rate, inFlight int) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		sem := make(chan struct{}, inFlight)
+		start := time.Now()
+		for n := 0; ; n++ {
+			next := start.Add(time.Duration(n) * time.Second / time.Duration(rate))
+			select {
+			case <-p.stop:
+				return
+			case <-time.After(time.Until(next)):
 			}
-		}()
+			select {
+			case sem <- struct{}{}:
+			case <-p.stop:
+				return
+			}
+			p.wg.Add(1)
+			go func() {
+				defer func() { <-sem; p.wg.Done() }()
+				p.send(n)
+			}()
+		}
+	}()
+}
+
+// send makes attempt n and records it.
+func (p *phase) send(n int) {
+	nodes := p.k.c.liveNodes()
+	if len(nodes) == 0 {
+		return
 	}
+	u := p.k.senders[n%len(p.k.senders)]
+	nd := nodes[n%len(nodes)]
+	rec := &sendRecord{content: fmt.Sprintf("%s/%d", p.name, n), channel: p.channels[n%len(p.channels)],
+		started: time.Now()}
+	r, err := nd.try("POST", "/api/v10/channels/"+rec.channel+"/messages", u.auth,
+		map[string]string{"content": rec.content})
+	if err == nil && r.status == 200 {
+		rec.acked, rec.id = true, str(r.obj(), "id")
+	}
+	p.mu.Lock()
+	p.sends = append(p.sends, rec)
+	p.mu.Unlock()
 }
 
 func (p *phase) stopLoad() {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,6 +79,7 @@ type node struct {
 	env    []string
 	http   string // host:port
 	gossip string
+	wrap   []string // command prefix
 	cmd    *exec.Cmd
 	// isolated: the checker no longer sends to it (cut off, or leaving).
 	isolated atomic.Bool
@@ -100,12 +102,30 @@ type testCluster struct {
 // is ready and knows all the others.
 func startCluster(t testing.TB, size int) *testCluster {
 	t.Helper()
+	specs := make([]nodeSpec, size)
+	for i := range specs {
+		specs[i] = nodeSpec{http: freePort(t), gossip: freePort(t), remote: freePort(t)}
+	}
+	return startClusterOf(t, specs)
+}
+
+// nodeSpec places one node: its addresses, and a command prefix that runs
+// it elsewhere (ip netns exec …).
+type nodeSpec struct {
+	http, gossip, remote string
+	wrap                 []string
+}
+
+// startClusterOf starts a node per spec, all seeding each other.
+func startClusterOf(t testing.TB, specs []nodeSpec) *testCluster {
+	t.Helper()
 	c := &testCluster{t: t, dsn: pgtest.NewDatabase(t)}
+	size := len(specs)
 	var seeds []string
-	for i := range size {
-		n := &node{t: t, name: "node" + strconv.Itoa(i+1), http: freePort(t), gossip: freePort(t)}
+	for i, sp := range specs {
+		n := &node{t: t, name: "node" + strconv.Itoa(i+1), http: sp.http, gossip: sp.gossip, wrap: sp.wrap}
 		n.args = []string{"serve", "--data-dir", t.TempDir(), "--http-addr", n.http, "--gossip-addr", n.gossip,
-			"--remote-addr", freePort(t), "--shutdown-timeout", "20s", "--log-level", "info"}
+			"--remote-addr", sp.remote, "--shutdown-timeout", "20s", "--log-level", "info"}
 		seeds = append(seeds, n.gossip)
 		c.nodes = append(c.nodes, n)
 	}
@@ -146,7 +166,8 @@ func (c *testCluster) alive() int {
 }
 
 func (n *node) start() {
-	n.cmd = exec.Command(accordBin, n.args...)
+	argv := append(append(slices.Clone(n.wrap), accordBin), n.args...)
+	n.cmd = exec.Command(argv[0], argv[1:]...)
 	n.cmd.Env = n.env
 	n.logs = &logBuffer{}
 	n.cmd.Stdout, n.cmd.Stderr = n.logs, n.logs

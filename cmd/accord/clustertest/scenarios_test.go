@@ -29,7 +29,7 @@ func TestScenarios(t *testing.T) {
 
 	// Clients on the three nodes see the same messages in the same order.
 	p := k.newPhase("steady", 3)
-	p.load(rate, 50)
+	p.load(rate, 400)
 	time.Sleep(scale(4*time.Second, 15*time.Second))
 	p.stopLoad()
 	results = append(results, p.check())
@@ -40,13 +40,13 @@ func TestScenarios(t *testing.T) {
 	// in the window a client had no session are excused (a crash costs its
 	// own clients their sessions).
 	p = k.newPhase("sigkill", 6)
-	p.load(rate, 110)
+	p.load(rate, 400)
 	time.Sleep(3 * time.Second)
 	victim := c.nodes[1]
 	victim.isolated.Store(true)
 	p.faultAt = time.Now()
 	victim.kill()
-	time.Sleep(scale(20*time.Second, 25*time.Second))
+	time.Sleep(scale(18*time.Second, 25*time.Second))
 	p.stopLoad()
 	r := p.check()
 	results = append(results, r)
@@ -57,7 +57,7 @@ func TestScenarios(t *testing.T) {
 
 	// A node joins under load: grains move, old activations are fenced.
 	p = k.newPhase("join", 6)
-	p.load(rate, 110)
+	p.load(rate, 400)
 	time.Sleep(3 * time.Second)
 	p.faultAt = time.Now()
 	c.add()
@@ -69,7 +69,7 @@ func TestScenarios(t *testing.T) {
 	// SIGTERM: the node drains; its clients resume elsewhere, missing
 	// nothing.
 	p = k.newPhase("sigterm", 6)
-	p.load(rate, 110)
+	p.load(rate, 400)
 	time.Sleep(3 * time.Second)
 	leaving := c.nodes[0]
 	leaving.isolated.Store(true)
