@@ -40,6 +40,7 @@ bench:
 	$(GO) test -run '^$$' -bench MessagePath -benchtime 1x ./rest/
 	$(GO) test -run '^$$' -bench Fanout -benchmem ./gateway/
 	$(GO) test -run '^$$' -bench Gateway -benchtime 1x -timeout 10m ./cmd/accord/
+	$(GO) test -run '^$$' -bench ClusterFanout -benchtime 1x -timeout 5m ./cmd/accord/clustertest/
 
 # protoc comes from Debian; the Go plugins are pinned as go tools in go.mod.
 deps-proto:

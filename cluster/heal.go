@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -101,13 +102,32 @@ func mustRestart(mine, back []string) bool {
 	return slices.Min(mine) > slices.Min(back)
 }
 
-// Evicted is closed when this node was declared dead by the rest of the
-// cluster and must restart with a new identity (see heal.go).
+// Evicted is closed when this node cannot go on as a member: the rest of
+// the cluster declared it dead and it must restart with a new identity
+// (see above), or another member advertises its address. EvictedErr says
+// which.
 func (p *Provider) Evicted() <-chan struct{} { return p.evicted }
 
+// EvictedErr is why the node was evicted, once Evicted is closed.
+func (p *Provider) EvictedErr() error {
+	select {
+	case <-p.evicted:
+		return p.evictErr
+	default:
+		return nil
+	}
+}
+
 func (p *Provider) evict(reason string, attrs ...any) {
+	p.stop(errors.New("this node was declared dead by the cluster and must restart with a new identity: "+reason),
+		attrs...)
+}
+
+// stop evicts the node with err (the first reason wins).
+func (p *Provider) stop(err error, attrs ...any) {
 	p.evictOnce.Do(func() {
-		p.log.Error("cluster: this node must restart with a new identity: "+reason, attrs...)
+		p.evictErr = err
+		p.log.Error("cluster: "+err.Error(), attrs...)
 		close(p.evicted)
 	})
 }

@@ -16,6 +16,9 @@ type nodeMeta struct {
 	Version int      `json:"v"`
 	Remote  string   `json:"r"`
 	Kinds   []string `json:"k,omitempty"`
+	// Started is when the node started (Unix nanoseconds): of two nodes
+	// that advertise the same address, the younger stops.
+	Started int64 `json:"s,omitempty"`
 }
 
 const metaVersion = 1

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	pcluster "github.com/asynkron/protoactor-go/cluster"
 	"github.com/hashicorp/memberlist"
@@ -37,6 +38,8 @@ type Member struct {
 	RemoteAddr string
 	// Kinds are the grain kinds the node hosts, sorted.
 	Kinds []string
+	// started orders nodes that advertise the same address.
+	started int64
 }
 
 // topologySink receives every new member set; in production it is
@@ -74,6 +77,7 @@ type Provider struct {
 	// evicted is closed once this node must restart.
 	fail      *failures
 	evicted   chan struct{}
+	evictErr  error // set before evicted is closed
 	evictOnce sync.Once
 
 	// mu guards the fields below. ml, self and sink are written once, by
@@ -136,7 +140,8 @@ func (p *Provider) start(id, remoteAddr string, kinds []string, sink topologySin
 	}
 	kinds = slices.Clone(kinds)
 	slices.Sort(kinds)
-	meta, err := encodeMeta(nodeMeta{Remote: remoteAddr, Kinds: kinds})
+	started := time.Now().UnixNano()
+	meta, err := encodeMeta(nodeMeta{Remote: remoteAddr, Kinds: kinds, Started: started})
 	if err != nil {
 		return err
 	}
@@ -165,7 +170,7 @@ func (p *Provider) start(id, remoteAddr string, kinds []string, sink topologySin
 	local := ml.LocalNode()
 	p.ml = ml
 	p.sink = sink
-	p.self = Member{ID: id, GossipAddr: local.Address(), RemoteAddr: remoteAddr, Kinds: kinds}
+	p.self = Member{ID: id, GossipAddr: local.Address(), RemoteAddr: remoteAddr, Kinds: kinds, started: started}
 	p.started = true
 	p.log.Info("cluster: gossip started",
 		slog.String("id", id), slog.String("gossip", p.self.GossipAddr), slog.String("remote", remoteAddr),

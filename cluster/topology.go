@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"fmt"
 	"log/slog"
 	"net"
 	"slices"
@@ -69,10 +70,11 @@ func (p *Provider) publish() {
 			GossipAddr: n.Address(),
 			RemoteAddr: meta.Remote,
 			Kinds:      meta.Kinds,
+			started:    meta.Started,
 		})
 	}
 	slices.SortFunc(members, func(a, b Member) int { return strings.Compare(a.ID, b.ID) })
-	members = p.heal(members)
+	members = p.heal(p.sameAddress(members))
 
 	p.mu.Lock()
 	prev := p.members
@@ -137,4 +139,25 @@ func toProtoMembers(members []Member) pcluster.Members {
 		})
 	}
 	return out
+}
+
+// sameAddress finds members that advertise this node's gossip or remoting
+// address (a misconfigured --advertise-addr or ports): the younger of two
+// such nodes stops with an error saying so; the older leaves the younger
+// out of its topology until it is gone.
+func (p *Provider) sameAddress(members []Member) []Member {
+	return slices.DeleteFunc(members, func(m Member) bool {
+		if m.ID == p.self.ID || (m.GossipAddr != p.self.GossipAddr && m.RemoteAddr != p.self.RemoteAddr) {
+			return false
+		}
+		younger := p.self.started > m.started || (p.self.started == m.started && p.self.ID > m.ID)
+		if younger {
+			p.stop(fmt.Errorf("member %s advertises this node's address (gossip %s, remoting %s): "+
+				"give every node its own --advertise-addr or ports", m.ID, m.GossipAddr, m.RemoteAddr))
+			return false
+		}
+		p.log.Error("cluster: a newer member advertises this node's address; leaving it out until it stops",
+			slog.String("member", m.ID), slog.String("gossip", m.GossipAddr), slog.String("remote", m.RemoteAddr))
+		return true
+	})
 }

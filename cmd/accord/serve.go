@@ -240,7 +240,7 @@ func serve(ctx context.Context, args []string) error {
 		if err := srv.Shutdown(sctx); err != nil {
 			logger.Warn("http shutdown incomplete", slog.Any("error", err))
 		}
-		return errEvicted
+		return provider.EvictedErr()
 	}
 	sctx, cancel := shutdownCtx()
 	defer cancel()
@@ -255,11 +255,6 @@ func serve(ctx context.Context, args []string) error {
 	}
 	return nil
 }
-
-// errEvicted ends a node that the cluster declared dead (a partition or a
-// stall) once it can reach the others again: it must restart with a new
-// identity.
-var errEvicted = errors.New("this node was declared dead by the cluster and must restart with a new identity")
 
 // nodeName names this process in worker leases: host, pid and a random
 // suffix, fresh per start.
