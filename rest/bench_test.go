@@ -54,7 +54,7 @@ func BenchmarkMessagePath(b *testing.B) {
 		_ = res.Body.Close()
 		return time.Since(start), res.StatusCode == http.StatusOK
 	}
-	closedLoop := func(url func(i int) string, auth string) float64 {
+	closedLoop := func(url func(i int) string, auth string) (float64, int64) {
 		var ok atomic.Int64
 		stop := time.Now().Add(window)
 		var wg sync.WaitGroup
@@ -68,7 +68,7 @@ func BenchmarkMessagePath(b *testing.B) {
 			})
 		}
 		wg.Wait()
-		return float64(ok.Load()) / window.Seconds()
+		return float64(ok.Load()) / window.Seconds(), ok.Load()
 	}
 
 	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -76,9 +76,15 @@ func BenchmarkMessagePath(b *testing.B) {
 		_, _ = io.Copy(w, r.Body)
 	}))
 	defer echo.Close()
+	cpu := newCPUMeter(e)
 	b.ResetTimer()
-	echoRate := closedLoop(func(int) string { return echo.URL + "/echo" }, "")
-	restRate := closedLoop(func(i int) string { return e.url + "/api/v10/channels/" + channels[i] + "/messages" }, "Bearer "+owner.access)
+	c0 := cpu.sample()
+	echoRate, echoN := closedLoop(func(int) string { return echo.URL + "/echo" }, "")
+	c1 := cpu.sample()
+	stopProfile := phaseProfile(b, "rest")
+	restRate, restN := closedLoop(func(i int) string { return e.url + "/api/v10/channels/" + channels[i] + "/messages" }, "Bearer "+owner.access)
+	stopProfile()
+	c2 := cpu.sample()
 
 	// The grain and the writer alone: the authorization a REST call would
 	// carry, asked once per channel.
@@ -108,6 +114,7 @@ func BenchmarkMessagePath(b *testing.B) {
 		}
 	}
 	wg.Wait()
+	c3 := cpu.sample()
 	grainRate := float64(grainOK.Load()) / window.Seconds()
 
 	// Open loop at 5,000/s: latency as a client sees it. Sends are paced
@@ -158,6 +165,14 @@ func BenchmarkMessagePath(b *testing.B) {
 	fmt.Fprintf(tw, "durable messages through grain + writer\t%.0f msg/s\t>= 50000/s\n", grainRate)
 	fmt.Fprintf(tw, "POST latency at %d msg/s offered\tp50 %v, p99 %v (%d ok, %d failed)\tp99 <= 15ms\n",
 		offered, pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), len(lat), failed.Load())
+	cpuLine := func(name string, a, b cpuSample, n int64) {
+		self, pg := perOp(a, b, n)
+		fmt.Fprintf(tw, "CPU per op, %s\t%.1f µs (this process %.1f, PostgreSQL %.1f)\t\n", name,
+			float64(self+pg)/1e3, float64(self)/1e3, float64(pg)/1e3)
+	}
+	cpuLine("echo", c0, c1, echoN)
+	cpuLine("REST", c1, c2, restN)
+	cpuLine("grain + writer", c2, c3, grainOK.Load())
 	_ = tw.Flush()
 	b.ReportMetric(restRate, "rest-msg/s")
 	b.ReportMetric(echoRate, "echo-req/s")
