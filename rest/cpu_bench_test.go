@@ -5,10 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"testing"
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 )
 
