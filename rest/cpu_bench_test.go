@@ -86,6 +86,11 @@ func ticks(s string) time.Duration {
 	return time.Duration(n) * 10 * time.Millisecond
 }
 
+// add returns s plus the CPU used from a to b.
+func (s cpuSample) add(a, b cpuSample) cpuSample {
+	return cpuSample{self: s.self + b.self - a.self, pg: s.pg + b.pg - a.pg}
+}
+
 // perOp is the CPU per operation between two samples.
 func perOp(a, b cpuSample, ops int64) (self, pg time.Duration) {
 	if ops == 0 {
