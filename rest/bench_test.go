@@ -88,9 +88,11 @@ func BenchmarkMessagePath(b *testing.B) {
 	var echoCPU, restCPU cpuSample
 	for n := range slices {
 		c0 := cpu.sample()
+		stopProfile := phaseProfile(b, fmt.Sprint("echo-", n))
 		echoN += closedLoop(echoURL, "", window/slices)
+		stopProfile()
 		c1 := cpu.sample()
-		stopProfile := phaseProfile(b, fmt.Sprint("rest-", n))
+		stopProfile = phaseProfile(b, fmt.Sprint("rest-", n))
 		restN += closedLoop(restURL, "Bearer "+owner.access, window/slices)
 		stopProfile()
 		c2 := cpu.sample()
