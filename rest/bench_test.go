@@ -24,9 +24,14 @@ import (
 //
 //   - durable messages/s through REST, 100 concurrent keep-alive senders over
 //     100 channels, next to a bare net/http echo handler driven by the same
-//     load generator in the same run;
+//     load generator in the same run, their windows alternating in 1 s
+//     slices;
 //   - durable messages/s through the channel grains and the writer alone;
-//   - POST latency (p50/p99) at an offered 5,000 messages/s.
+//   - POST latency (p50/p99) at an offered 5,000 messages/s;
+//   - CPU per operation of the echo, REST and grain phases, this process's
+//     (load generator included) and PostgreSQL's: on a shared machine these
+//     move far less than the rates. $ACCORD_BENCH_PROFILE_DIR, when set,
+//     receives a CPU profile of each echo and REST slice.
 //
 // The test PostgreSQL runs with fsync off (pgtest), so these figures are the
 // server's ceiling, not a disk's.
