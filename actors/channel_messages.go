@@ -298,21 +298,23 @@ func (g *channelGrain) finishSend(done *commitDone) {
 		p.answer(g, channelError(discord.ErrUnavailable))
 		return
 	}
-	// The answer and the event are encoded without reflection, each once;
-	// the event's bytes are shared by every recipient.
-	b := p.msg.AppendJSON(make([]byte, 0, 512))
+	// The answer and the event are encoded together without reflection,
+	// what they share once; the event's bytes are shared by every recipient.
+	var b, data []byte
+	if g.sys.cfg.Fanout != nil && len(p.viewers) > 0 {
+		var guildID *snowflake.ID
+		if g.guildID != 0 {
+			guildID = sfPtr(g.guildID)
+		}
+		b, data = p.msg.AppendJSONAndEvent(make([]byte, 0, 512), make([]byte, 0, 768), guildID, p.member, p.channelType)
+	} else {
+		b = p.msg.AppendJSON(make([]byte, 0, 512))
+	}
 	if p.nonce != "" {
 		g.nonces.put(p.author, p.nonce, &nonceEntry{answer: b, at: time.Now()})
 	}
 	p.answer(g, &channelpb.ChannelReply{Status: http.StatusOK, Body: b})
-	if len(p.viewers) > 0 {
-		event := p.msg
-		if g.guildID != 0 {
-			event.GuildID, event.Member = sfPtr(g.guildID), p.member
-		} else {
-			event.ChannelType = p.channelType
-		}
-		data := event.AppendJSON(make([]byte, 0, len(b)+256))
+	if data != nil {
 		g.sys.Publish(Event{Type: "MESSAGE_CREATE", GuildID: g.guildID, ChannelID: g.id, Data: data, Recipients: p.viewers})
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/accordchat/accord/discord"
 	"github.com/accordchat/accord/persistence"
+	"github.com/accordchat/accord/proto/channelpb"
 	"github.com/accordchat/accord/proto/guildpb"
 	"github.com/accordchat/accord/snowflake"
 )
@@ -72,10 +73,36 @@ func (g *guildGrain) Terminate(ctx pcluster.GrainContext) {
 // ReceiveDefault takes the calls the typed client sends as plain messages
 // (see System.request).
 func (g *guildGrain) ReceiveDefault(ctx pcluster.GrainContext) {
-	if m, ok := ctx.Message().(*guildpb.GuildCall); ok {
-		r, _ := g.Call(m, ctx)
-		ctx.Respond(r)
+	m, ok := ctx.Message().(*guildpb.GuildCall)
+	if !ok {
+		return
 	}
+	r, _ := g.Call(m, ctx)
+	if then := m.GetThen(); then != nil && r.GetStatus() == http.StatusOK && m.GetOp() == "channel.authorize" && ctx.Sender() != nil {
+		if g.forward(ctx, then, r.GetBody()) {
+			return
+		}
+	}
+	ctx.Respond(r)
+}
+
+// forward hands an authorized channel call on to its channel grain, which
+// answers the caller: one hop back to the caller and out again saved on
+// every send. It does so only when the channel grain's PID is known: looking
+// it up could activate the grain, which the mailbox must not wait for; the
+// caller then gets the authorization and calls the channel grain itself. If
+// the PID turns out to be stale, the caller gets a dead letter and retries
+// (see System.request).
+func (g *guildGrain) forward(ctx pcluster.GrainContext, then *channelpb.ChannelCall, authz []byte) bool {
+	pid, ok := g.sys.cluster.PidCache.Get(strconv.FormatInt(then.GetChannelId(), 10), channelKind)
+	if !ok || pid == nil {
+		return false
+	}
+	// A copy: the caller's message is not the grain's to change.
+	fwd := &channelpb.ChannelCall{ChannelId: then.GetChannelId(), Op: then.GetOp(), ActorId: then.GetActorId(),
+		Params: then.GetParams(), Body: then.GetBody(), NowMs: then.GetNowMs(), Authz: authz}
+	ctx.RequestWithCustomSender(pid, fwd, ctx.Sender())
+	return true
 }
 
 // gcall is one operation in progress.

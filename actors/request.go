@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	pcluster "github.com/asynkron/protoactor-go/cluster"
+
+	"github.com/accordchat/accord/proto/guildpb"
 )
 
 // request sends msg, a grain's own proto message, to the grain kind/identity
@@ -72,8 +75,15 @@ func (s *System) request(ctx context.Context, kind, identity string, msg any) (a
 			}
 			// The activation is gone (passivated, moved) or stopping
 			// because a newer one owns the identity (fenced out, having
-			// done nothing): forget it and look the identity up again.
+			// done nothing): forget it and look the identity up again. A
+			// dead letter or a fenced-out answer does not say whose it is:
+			// of a call a guild grain hands on to a channel grain, it may
+			// be the channel grain's, which the guild grain must not be
+			// shown again.
 			s.cluster.PidCache.RemoveByValue(identity, kind, pid)
+			if gc, ok := msg.(*guildpb.GuildCall); ok && gc.GetThen() != nil {
+				s.cluster.PidCache.Remove(strconv.FormatInt(gc.GetThen().GetChannelId(), 10), channelKind)
+			}
 		}
 		wait := min(retryFirst<<min(try, 10), retryMax)
 		wait = wait/2 + rand.N(wait/2+1) // jitter: 50–100%

@@ -72,3 +72,78 @@ func testRequests(t *testing.T, f *fixture) {
 		t.Fatalf("channel call with a canceled context = %v", err)
 	}
 }
+
+// testForwardedSends checks CallAuthorized: the guild grain hands an
+// authorized send to the channel grain, which answers the caller; a refusal
+// comes from the guild grain; a stale channel grain PID in the cache costs a
+// retry, not the send.
+func testForwardedSends(t *testing.T, f *fixture) {
+	if err := f.store.PrepareMessages(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	owner := f.createUser(t, "forwarder", "pw-forwarder")
+	stranger := f.createUser(t, "stranger", "pw-stranger")
+	guildID := f.nextID.Add(1)
+	if r, err := f.sys.Guilds().Call(ctxT(t), GuildRequest{GuildID: guildID, Op: "guild.create", ActorID: owner.ID,
+		Body: []byte(`{"name":"forwarding"}`)}); err != nil || r.Status != 201 {
+		t.Fatalf("create guild: %v %d %s", err, r.Status, r.Body)
+	}
+	var channelID int64
+	if err := f.store.Pool().QueryRow(ctxT(t), `SELECT id FROM channels WHERE guild_id = $1 AND type = 0`, guildID).Scan(&channelID); err != nil {
+		t.Fatal(err)
+	}
+	params := map[string]string{"channel_id": strconv.FormatInt(channelID, 10)}
+	send := func(actor int64, content string) (GuildResponse, bool) {
+		t.Helper()
+		var r GuildResponse
+		var authorized bool
+		var err error
+		viewers := map[string]string{"channel_id": params["channel_id"], "viewers": "all"}
+		for _, p := range []map[string]string{params, viewers} {
+			r, authorized, err = f.sys.Channels().CallAuthorized(ctxT(t), guildID, p, ChannelRequest{ChannelID: channelID,
+				Op: "message.create", ActorID: actor, Body: fmt.Appendf(nil, `{"content":%q}`, content)})
+			if err != nil {
+				t.Fatalf("send %q: %v", content, err)
+			}
+			if r.Status != StatusNeedViewers {
+				break
+			}
+		}
+		return r, authorized
+	}
+	stored := func() int {
+		var n int
+		if err := f.store.Pool().QueryRow(ctxT(t), `SELECT count(*) FROM messages WHERE channel_id = $1`, channelID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	// The first send finds no channel grain PID in the cache, the next
+	// ones are handed on.
+	for i := range 3 {
+		if r, ok := send(owner.ID, fmt.Sprint("hello ", i)); !ok || r.Status != 200 {
+			t.Fatalf("send %d: authorized %v, %d %s", i, ok, r.Status, r.Body)
+		}
+	}
+	pid, ok := f.sys.cluster.PidCache.Get(params["channel_id"], channelKind)
+	if !ok {
+		t.Fatal("the channel grain's PID is not cached")
+	}
+
+	if r, ok := send(stranger.ID, "let me in"); ok || r.Status != 403 {
+		t.Fatalf("stranger's send: authorized %v, %d %s", ok, r.Status, r.Body)
+	}
+
+	// The channel grain stops; its PID stays cached.
+	if err := f.sys.actors.Root.PoisonFuture(pid).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	f.sys.cluster.PidCache.Set(params["channel_id"], channelKind, pid)
+	if r, ok := send(owner.ID, "after the stop"); !ok || r.Status != 200 {
+		t.Fatalf("send to a stopped channel grain: authorized %v, %d %s", ok, r.Status, r.Body)
+	}
+	if n := stored(); n != 4 {
+		t.Fatalf("%d messages stored, want 4", n)
+	}
+}

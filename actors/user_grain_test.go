@@ -160,6 +160,7 @@ func TestUserGrain(t *testing.T) {
 	t.Run("PassivationReloads", func(t *testing.T) { testPassivation(t, f) })
 	t.Run("GrainRequests", func(t *testing.T) { testRequests(t, f) })
 	t.Run("GuildFencing", func(t *testing.T) { testGuildFencing(t, f) })
+	t.Run("ForwardedSends", func(t *testing.T) { testForwardedSends(t, f) })
 }
 
 func testGet(t *testing.T, f *fixture) {

@@ -15,20 +15,80 @@ import (
 // (reactions, attachments, embeds, a member's permissions) go through
 // encoding/json.
 func (m *Message) AppendJSON(b []byte) []byte {
+	b = m.appendHead(b)
+	if m.GuildID != nil {
+		b = appendGuildID(b, *m.GuildID)
+	}
+	b = m.appendAuthor(b)
+	if m.Member != nil {
+		b = appendMember(b, m.Member)
+	}
+	b = m.appendBody(b)
+	if m.ChannelType != nil {
+		b = appendChannelType(b, *m.ChannelType)
+	}
+	return append(b, '}')
+}
+
+// AppendJSONAndEvent appends to answer what m.AppendJSON does and to event
+// what it does for m as MESSAGE_CREATE carries it (the same message with
+// guildID and member in a guild, or channelType in a DM), encoding what the
+// two share once. Nil arguments are left out. m's own GuildID, Member and
+// ChannelType are ignored.
+func (m *Message) AppendJSONAndEvent(answer, event []byte, guildID *snowflake.ID, member *Member, channelType *int) ([]byte, []byte) {
+	start := len(answer)
+	answer = m.appendHead(answer)
+	event = append(event, answer[start:]...)
+	if guildID != nil {
+		event = appendGuildID(event, *guildID)
+	}
+	start = len(answer)
+	answer = m.appendAuthor(answer)
+	event = append(event, answer[start:]...)
+	if member != nil {
+		event = appendMember(event, member)
+	}
+	start = len(answer)
+	answer = m.appendBody(answer)
+	event = append(event, answer[start:]...)
+	if channelType != nil {
+		event = appendChannelType(event, *channelType)
+	}
+	return append(answer, '}'), append(event, '}')
+}
+
+// The parts of a message's JSON, in encoding/json's order: head, guild_id,
+// author, member, body, channel_type, and the closing brace.
+
+func (m *Message) appendHead(b []byte) []byte {
 	b = append(b, `{"id":`...)
 	b = appendID(b, m.ID)
 	b = append(b, `,"channel_id":`...)
-	b = appendID(b, m.ChannelID)
-	if m.GuildID != nil {
-		b = append(b, `,"guild_id":`...)
-		b = appendID(b, *m.GuildID)
-	}
+	return appendID(b, m.ChannelID)
+}
+
+func appendGuildID(b []byte, id snowflake.ID) []byte {
+	b = append(b, `,"guild_id":`...)
+	return appendID(b, id)
+}
+
+func (m *Message) appendAuthor(b []byte) []byte {
 	b = append(b, `,"author":`...)
-	b = m.Author.AppendJSON(b)
-	if m.Member != nil {
-		b = append(b, `,"member":`...)
-		b = m.Member.AppendJSON(b)
-	}
+	return m.Author.AppendJSON(b)
+}
+
+func appendMember(b []byte, member *Member) []byte {
+	b = append(b, `,"member":`...)
+	return member.AppendJSON(b)
+}
+
+func appendChannelType(b []byte, t int) []byte {
+	b = append(b, `,"channel_type":`...)
+	return strconv.AppendInt(b, int64(t), 10)
+}
+
+// appendBody appends the fields from content to referenced_message.
+func (m *Message) appendBody(b []byte) []byte {
 	b = append(b, `,"content":`...)
 	b = AppendJSONString(b, m.Content)
 	b = append(b, `,"timestamp":`...)
@@ -97,11 +157,7 @@ func (m *Message) AppendJSON(b []byte) []byte {
 		b = append(b, `,"referenced_message":`...)
 		b = m.ReferencedMessage.AppendJSON(b)
 	}
-	if m.ChannelType != nil {
-		b = append(b, `,"channel_type":`...)
-		b = strconv.AppendInt(b, int64(*m.ChannelType), 10)
-	}
-	return append(b, '}')
+	return b
 }
 
 // AppendJSON appends u encoded as encoding/json encodes it.

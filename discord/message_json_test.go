@@ -57,6 +57,17 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		if got := m.AppendJSON([]byte("x")); !bytes.Equal(got, append([]byte("x"), want...)) {
 			t.Errorf("%s: append to a non-empty buffer: %s", name, got)
 		}
+		// The answer and the event encoded together: each as alone.
+		plain := m
+		plain.GuildID, plain.Member, plain.ChannelType = nil, nil, nil
+		wantAnswer, _ := json.Marshal(plain)
+		answer, event := plain.AppendJSONAndEvent([]byte("a"), []byte("e"), m.GuildID, m.Member, m.ChannelType)
+		if !bytes.Equal(answer, append([]byte("a"), wantAnswer...)) {
+			t.Errorf("%s: answer with the event:\n got %s\nwant %s", name, answer, wantAnswer)
+		}
+		if !bytes.Equal(event, append([]byte("e"), want...)) {
+			t.Errorf("%s: event with the answer:\n got %s\nwant %s", name, event, want)
+		}
 	}
 }
 

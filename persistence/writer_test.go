@@ -146,6 +146,47 @@ func TestWriterCommitsInOrder(t *testing.T) {
 	}
 }
 
+// In a batch mixing guild and DM channels, every row commits and each DM
+// channel's last_message_id moves to its newest message; guild channels
+// keep none (nothing reads it: it is their greatest message id).
+func TestWriterKeepsLastMessageOfDMs(t *testing.T) {
+	s := newMessageStore(t)
+	ctx := context.Background()
+	epochs := map[int64]int64{}
+	for c := int64(1); c <= 4; c++ {
+		epochs[c], _ = s.AcquireChannelEpoch(ctx, c)
+		if _, err := s.Pool().Exec(ctx, `INSERT INTO channels (id, type) VALUES ($1, 0)`, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Queued before Run starts, one lane: one batch.
+	w := persistence.NewMessageWriter(s, persistence.WriterConfig{MaxDelay: time.Second, MaxBatch: 8, Lanes: 1, Logger: quiet})
+	o := newOutcomes()
+	for i := range 8 {
+		c := int64(i%4 + 1)
+		m := msg(c, i, "m")
+		if c <= 2 {
+			m.GuildID = 77 // channels 1 and 2 are a guild's, 3 and 4 DMs
+		}
+		if err := o.submit(w, m, epochs[c]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go w.Run(runCtx)
+	o.wait(t)
+	if acked := o.acked(); len(acked) != 8 {
+		t.Fatalf("%d of 8 rows acked", len(acked))
+	}
+	for c, want := range map[int64]int64{1: 0, 2: 0, 3: mid(6), 4: mid(7)} {
+		var last int64
+		if err := s.Pool().QueryRow(ctx, `SELECT coalesce(last_message_id, 0) FROM channels WHERE id = $1`, c).Scan(&last); err != nil || last != want {
+			t.Fatalf("channel %d last_message_id %d (%v), want %d", c, last, err, want)
+		}
+	}
+}
+
 func TestWriterFencesStaleEpochs(t *testing.T) {
 	s := newMessageStore(t)
 	ctx := context.Background()

@@ -24,14 +24,22 @@ import (
 //
 //   - durable messages/s through REST, 100 concurrent keep-alive senders over
 //     100 channels, next to a bare net/http echo handler driven by the same
-//     load generator in the same run;
+//     load generator in the same run, their windows alternating in 1 s
+//     slices;
 //   - durable messages/s through the channel grains and the writer alone;
-//   - POST latency (p50/p99) at an offered 5,000 messages/s.
+//   - POST latency (p50/p99) at an offered 5,000 messages/s;
+//   - CPU per operation of the echo, REST and grain phases, this process's
+//     (load generator included) and PostgreSQL's: on a shared machine these
+//     move far less than the rates. $ACCORD_BENCH_PROFILE_DIR, when set,
+//     receives a CPU profile of each echo and REST slice.
 //
 // The test PostgreSQL runs with fsync off (pgtest), so these figures are the
 // server's ceiling, not a disk's.
 func BenchmarkMessagePath(b *testing.B) {
 	e := testEnv(b)
+	// The test fan-out keeps every event for the tests to read; a server's
+	// fan-out does not.
+	defer events.mute()()
 	const senders = 100
 	const window = 5 * time.Second
 	owner := e.register(b)
@@ -54,9 +62,9 @@ func BenchmarkMessagePath(b *testing.B) {
 		_ = res.Body.Close()
 		return time.Since(start), res.StatusCode == http.StatusOK
 	}
-	closedLoop := func(url func(i int) string, auth string) float64 {
+	closedLoop := func(url func(i int) string, auth string, d time.Duration) int64 {
 		var ok atomic.Int64
-		stop := time.Now().Add(window)
+		stop := time.Now().Add(d)
 		var wg sync.WaitGroup
 		for i := range senders {
 			wg.Go(func() {
@@ -68,7 +76,7 @@ func BenchmarkMessagePath(b *testing.B) {
 			})
 		}
 		wg.Wait()
-		return float64(ok.Load()) / window.Seconds()
+		return ok.Load()
 	}
 
 	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -76,9 +84,31 @@ func BenchmarkMessagePath(b *testing.B) {
 		_, _ = io.Copy(w, r.Body)
 	}))
 	defer echo.Close()
+	// The echo and REST windows are cut into slices that alternate, so
+	// that both see the same background load on a shared machine (5 s of
+	// one then 5 s of the other gave ratios from 19% to 94% here).
+	const slices = 5
+	echoURL := func(int) string { return echo.URL + "/echo" }
+	restURL := func(i int) string { return e.url + "/api/v10/channels/" + channels[i] + "/messages" }
+	cpu := newCPUMeter(e)
 	b.ResetTimer()
-	echoRate := closedLoop(func(int) string { return echo.URL + "/echo" }, "")
-	restRate := closedLoop(func(i int) string { return e.url + "/api/v10/channels/" + channels[i] + "/messages" }, "Bearer "+owner.access)
+	var echoN, restN int64
+	var echoCPU, restCPU cpuSample
+	for n := range slices {
+		c0 := cpu.sample()
+		stopProfile := phaseProfile(b, fmt.Sprint("echo-", n))
+		echoN += closedLoop(echoURL, "", window/slices)
+		stopProfile()
+		c1 := cpu.sample()
+		stopProfile = phaseProfile(b, fmt.Sprint("rest-", n))
+		restN += closedLoop(restURL, "Bearer "+owner.access, window/slices)
+		stopProfile()
+		c2 := cpu.sample()
+		echoCPU = echoCPU.add(c0, c1)
+		restCPU = restCPU.add(c1, c2)
+	}
+	echoRate, restRate := float64(echoN)/window.Seconds(), float64(restN)/window.Seconds()
+	c2 := cpu.sample()
 
 	// The grain and the writer alone: the authorization a REST call would
 	// carry, asked once per channel.
@@ -108,6 +138,7 @@ func BenchmarkMessagePath(b *testing.B) {
 		}
 	}
 	wg.Wait()
+	c3 := cpu.sample()
 	grainRate := float64(grainOK.Load()) / window.Seconds()
 
 	// Open loop at 5,000/s: latency as a client sees it. Sends are paced
@@ -158,6 +189,19 @@ func BenchmarkMessagePath(b *testing.B) {
 	fmt.Fprintf(tw, "durable messages through grain + writer\t%.0f msg/s\t>= 50000/s\n", grainRate)
 	fmt.Fprintf(tw, "POST latency at %d msg/s offered\tp50 %v, p99 %v (%d ok, %d failed)\tp99 <= 15ms\n",
 		offered, pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), len(lat), failed.Load())
+	cpuLine := func(name string, a, b cpuSample, n int64) {
+		self, pg := perOp(a, b, n)
+		fmt.Fprintf(tw, "CPU per op, %s\t%.1f µs (this process %.1f, PostgreSQL %.1f)\t\n", name,
+			float64(self+pg)/1e3, float64(self)/1e3, float64(pg)/1e3)
+	}
+	cpuLine("echo", cpuSample{}, echoCPU, echoN)
+	cpuLine("REST", cpuSample{}, restCPU, restN)
+	cpuLine("grain + writer", c2, c3, grainOK.Load())
+	if es, ep := perOp(cpuSample{}, echoCPU, echoN); restN > 0 {
+		rs, rp := perOp(cpuSample{}, restCPU, restN)
+		fmt.Fprintf(tw, "CPU per echo request / CPU per REST message\t%.0f%%\t(the rate ratio when both phases get the same CPU)\n",
+			100*float64(es+ep)/float64(rs+rp))
+	}
 	_ = tw.Flush()
 	b.ReportMetric(restRate, "rest-msg/s")
 	b.ReportMetric(echoRate, "echo-req/s")

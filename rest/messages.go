@@ -20,6 +20,9 @@ import (
 // ChannelDirectory runs channel operations in their channel grains.
 type ChannelDirectory interface {
 	Call(ctx context.Context, req actors.ChannelRequest) (actors.GuildResponse, error)
+	// CallAuthorized runs req in a guild channel's grain with the
+	// authorization of the guild's grain (see actors.Channels).
+	CallAuthorized(ctx context.Context, guildID int64, authParams map[string]string, req actors.ChannelRequest) (actors.GuildResponse, bool, error)
 }
 
 // MessageStore is what the message read paths need. Reads come straight
@@ -124,18 +127,23 @@ func (s *Server) authorizeRaw(c *gin.Context, body []byte, allViewers bool) (tar
 		return target{}, grainFailure(err)
 	}
 	if resp.Status != http.StatusOK {
-		if bytes.Contains(resp.Body, []byte(`"code":10004`)) {
-			return target{}, discord.ErrUnknownChannel
-		}
-		var de discord.Error
-		if json.Unmarshal(resp.Body, &de) != nil {
-			return target{}, discord.ErrInternal
-		}
-		de.Status = resp.Status
-		return target{}, &de
+		return target{}, authzRefusal(resp)
 	}
 	t.raw = resp.Body
 	return t, nil
+}
+
+// authzRefusal maps an authorization's refusal to its error.
+func authzRefusal(resp actors.GuildResponse) *discord.Error {
+	if bytes.Contains(resp.Body, []byte(`"code":10004`)) {
+		return discord.ErrUnknownChannel
+	}
+	var de discord.Error
+	if json.Unmarshal(resp.Body, &de) != nil {
+		return discord.ErrInternal
+	}
+	de.Status = resp.Status
+	return &de
 }
 
 func grainFailure(err error) *discord.Error {
@@ -170,31 +178,52 @@ func (s *Server) messageHandler(r messageRoute) gin.HandlerFunc {
 			writeError(c, e)
 			return
 		}
+		ctx := c.Request.Context()
+		id, err := snowflake.Parse(c.Param("channel_id"))
+		if err != nil {
+			writeError(c, discord.ErrUnknownChannel)
+			return
+		}
+		guildID, e := s.channelOwner(ctx, int64(id))
+		if e != nil {
+			writeError(c, e)
+			return
+		}
+		req := actors.ChannelRequest{ChannelID: int64(id), Op: r.op, ActorID: caller(c).UserID, Body: body}
+		// The channel id is the grain's own; the other path ids go along.
+		for _, p := range c.Params {
+			if p.Key == "channel_id" {
+				continue
+			}
+			if req.Params == nil {
+				req.Params = make(map[string]string, len(c.Params))
+			}
+			req.Params[p.Key] = p.Value
+		}
 		var resp actors.GuildResponse
 		// The second round asks for the viewer list the channel grain
 		// lacks (see actors.StatusNeedViewers).
 		for round := 0; round < 2; round++ {
-			t, e := s.authorizeRaw(c, body, round > 0)
-			if e != nil {
-				writeError(c, e)
-				return
-			}
-			req := actors.ChannelRequest{ChannelID: t.channelID, Op: r.op, ActorID: caller(c).UserID, Body: body}
-			if t.guildID != 0 {
-				req.Authz = t.raw
-			}
-			// The channel id is the grain's own; the other path ids go along.
-			for _, p := range c.Params {
-				if p.Key == "channel_id" {
-					continue
+			if guildID != 0 {
+				// The guild grain authorizes and hands the call on.
+				params := map[string]string{"channel_id": c.Param("channel_id")}
+				if round > 0 {
+					params["viewers"] = "all"
 				}
-				if req.Params == nil {
-					req.Params = make(map[string]string, len(c.Params))
+				var authorized bool
+				resp, authorized, err = s.cfg.Channels.CallAuthorized(ctx, guildID, params, req)
+				if err == nil && !authorized {
+					writeError(c, authzRefusal(resp))
+					return
 				}
-				req.Params[p.Key] = p.Value
+			} else {
+				// A DM channel's grain authorizes itself.
+				if _, e := s.authorizeRaw(c, body, false); e != nil {
+					writeError(c, e)
+					return
+				}
+				resp, err = s.cfg.Channels.Call(ctx, req)
 			}
-			var err error
-			resp, err = s.cfg.Channels.Call(c.Request.Context(), req)
 			if err != nil {
 				s.fail(c, "channel grain", err)
 				return

@@ -66,7 +66,8 @@ CREATE TABLE channel_owners (
 
 -- DM (type 1) and group DM (type 3) channels live in channels with a NULL
 -- guild_id; owner_id is a group DM's owner. last_message_id is kept by the
--- message writer for every channel.
+-- message writer for DM channels (their lists are ordered by it); a guild
+-- channel's is its greatest message id, read from messages when needed.
 ALTER TABLE channels
     ADD COLUMN owner_id        bigint,
     ADD COLUMN last_message_id bigint;

@@ -19,6 +19,7 @@
 package guildpb
 
 import (
+	channelpb "github.com/accordchat/accord/proto/channelpb"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -47,7 +48,14 @@ type GuildCall struct {
 	// The JSON request body, if any.
 	Body []byte `protobuf:"bytes,5,opt,name=body,proto3" json:"body,omitempty"`
 	// The caller's clock, in Unix milliseconds, so retries see one instant.
-	NowMs         int64 `protobuf:"varint,6,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
+	NowMs int64 `protobuf:"varint,6,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
+	// then, with op "channel.authorize" only, is the channel call the
+	// authorization is for. When the actor is authorized and the grain knows
+	// where the channel grain is, it hands this call on with the authorization
+	// as its authz, and the channel grain answers the caller (a ChannelReply);
+	// otherwise the grain answers itself (a GuildReply: the refusal, or the
+	// authorization, and the caller sends the call on).
+	Then          *channelpb.ChannelCall `protobuf:"bytes,7,opt,name=then,proto3" json:"then,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -122,6 +130,13 @@ func (x *GuildCall) GetNowMs() int64 {
 		return x.NowMs
 	}
 	return 0
+}
+
+func (x *GuildCall) GetThen() *channelpb.ChannelCall {
+	if x != nil {
+		return x.Then
+	}
+	return nil
 }
 
 type GuildReply struct {
@@ -547,14 +562,15 @@ var File_guildpb_guild_proto protoreflect.FileDescriptor
 
 const file_guildpb_guild_proto_rawDesc = "" +
 	"\n" +
-	"\x13guildpb/guild.proto\x12\faccord.guild\"\xf4\x01\n" +
+	"\x13guildpb/guild.proto\x12\faccord.guild\x1a\x17channelpb/channel.proto\"\xa5\x02\n" +
 	"\tGuildCall\x12\x19\n" +
 	"\bguild_id\x18\x01 \x01(\x03R\aguildId\x12\x0e\n" +
 	"\x02op\x18\x02 \x01(\tR\x02op\x12\x19\n" +
 	"\bactor_id\x18\x03 \x01(\x03R\aactorId\x12;\n" +
 	"\x06params\x18\x04 \x03(\v2#.accord.guild.GuildCall.ParamsEntryR\x06params\x12\x12\n" +
 	"\x04body\x18\x05 \x01(\fR\x04body\x12\x15\n" +
-	"\x06now_ms\x18\x06 \x01(\x03R\x05nowMs\x1a9\n" +
+	"\x06now_ms\x18\x06 \x01(\x03R\x05nowMs\x12/\n" +
+	"\x04then\x18\a \x01(\v2\x1b.accord.channel.ChannelCallR\x04then\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"8\n" +
@@ -616,25 +632,27 @@ func file_guildpb_guild_proto_rawDescGZIP() []byte {
 
 var file_guildpb_guild_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_guildpb_guild_proto_goTypes = []any{
-	(*GuildCall)(nil),  // 0: accord.guild.GuildCall
-	(*GuildReply)(nil), // 1: accord.guild.GuildReply
-	(*Authz)(nil),      // 2: accord.guild.Authz
-	(*User)(nil),       // 3: accord.guild.User
-	(*Member)(nil),     // 4: accord.guild.Member
-	nil,                // 5: accord.guild.GuildCall.ParamsEntry
+	(*GuildCall)(nil),             // 0: accord.guild.GuildCall
+	(*GuildReply)(nil),            // 1: accord.guild.GuildReply
+	(*Authz)(nil),                 // 2: accord.guild.Authz
+	(*User)(nil),                  // 3: accord.guild.User
+	(*Member)(nil),                // 4: accord.guild.Member
+	nil,                           // 5: accord.guild.GuildCall.ParamsEntry
+	(*channelpb.ChannelCall)(nil), // 6: accord.channel.ChannelCall
 }
 var file_guildpb_guild_proto_depIdxs = []int32{
 	5, // 0: accord.guild.GuildCall.params:type_name -> accord.guild.GuildCall.ParamsEntry
-	3, // 1: accord.guild.Authz.author:type_name -> accord.guild.User
-	4, // 2: accord.guild.Authz.member:type_name -> accord.guild.Member
-	3, // 3: accord.guild.Authz.mentions:type_name -> accord.guild.User
-	0, // 4: accord.guild.Guild.Call:input_type -> accord.guild.GuildCall
-	1, // 5: accord.guild.Guild.Call:output_type -> accord.guild.GuildReply
-	5, // [5:6] is the sub-list for method output_type
-	4, // [4:5] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	6, // 1: accord.guild.GuildCall.then:type_name -> accord.channel.ChannelCall
+	3, // 2: accord.guild.Authz.author:type_name -> accord.guild.User
+	4, // 3: accord.guild.Authz.member:type_name -> accord.guild.Member
+	3, // 4: accord.guild.Authz.mentions:type_name -> accord.guild.User
+	0, // 5: accord.guild.Guild.Call:input_type -> accord.guild.GuildCall
+	1, // 6: accord.guild.Guild.Call:output_type -> accord.guild.GuildReply
+	6, // [6:7] is the sub-list for method output_type
+	5, // [5:6] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_guildpb_guild_proto_init() }
