@@ -67,6 +67,10 @@ type peer struct {
 	// users are the users with sessions on the peer, with their presence
 	// there. Guarded by nodes.mu.
 	users map[int64]UserPresence
+	// inTopology: a topology listed the peer (guarded by nodes.mu). A peer
+	// first heard of by its message is not dropped by a topology that
+	// predates it.
+	inTopology bool
 }
 
 // localUser is what this node hosts of one user.
@@ -149,9 +153,12 @@ func (n *nodes) receive(ctx actor.Context) {
 				Recipients: m.Recipients})
 		}
 	case *nodepb.States:
-		changed := n.apply(m)
+		changed, added := n.apply(m)
 		if ctx.Sender() != nil {
 			ctx.Respond(&nodepb.Ack{})
+		}
+		if added != nil {
+			n.sendFull(added)
 		}
 		if h := n.host.Load(); h != nil {
 			for _, uid := range changed {
@@ -192,17 +199,19 @@ func (n *nodes) topology(members []*pcluster.Member) {
 			continue
 		}
 		seen[m.Id] = true
-		if _, ok := n.peers[m.Id]; ok {
+		if p, ok := n.peers[m.Id]; ok {
+			p.inTopology = true
 			continue
 		}
 		if _, ok := n.gone[m.Id]; ok {
 			continue
 		}
 		p := n.addPeerLocked(m.Id, net.JoinHostPort(m.Host, strconv.Itoa(int(m.Port))))
+		p.inTopology = true
 		added = append(added, p)
 	}
 	for id, p := range n.peers {
-		if !seen[id] {
+		if !seen[id] && p.inTopology {
 			dropped = append(dropped, n.dropPeerLocked(p)...)
 		}
 	}
@@ -261,22 +270,21 @@ func (n *nodes) unrouteLocked(uid int64, p *peer) {
 }
 
 // apply takes a peer's States into the directory and returns the users
-// whose presence there changed.
-func (n *nodes) apply(m *nodepb.States) []int64 {
+// whose presence there changed, and the peer when this message made it
+// known (it then needs our full state).
+func (n *nodes) apply(m *nodepb.States) (changed []int64, added *peer) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if _, ok := n.gone[m.NodeId]; ok || m.NodeId == n.self {
-		return nil
+		return nil, nil
 	}
 	p := n.peers[m.NodeId]
 	if p == nil {
-		// A peer we have not seen in a topology yet: it saw us first.
+		// A peer our topology does not list yet: it saw us first.
 		p = n.addPeerLocked(m.NodeId, m.Address)
+		added = p
 		n.s.log.Info("actors: node joined", slog.String("node", p.id), slog.String("address", m.Address))
-		// Our full state goes out when the topology shows it.
-		defer func() { go n.sendFull(p) }()
 	}
-	var changed []int64
 	if m.Full {
 		for uid := range p.users {
 			changed = append(changed, uid)
@@ -300,7 +308,7 @@ func (n *nodes) apply(m *nodepb.States) []int64 {
 		}
 		changed = append(changed, u.UserId)
 	}
-	return changed
+	return changed, added
 }
 
 // sendFull sends p our whole local state.
