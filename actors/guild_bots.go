@@ -122,7 +122,7 @@ func addBot(c *gcall) (reply, *discord.Error) {
 	gid := snowflake.ID(c.g.id)
 	wm.GuildID = &gid
 	c.emit("GUILD_MEMBER_ADD", 0, wm, others)
-	c.emit("GUILD_CREATE", 0, c.st.gatewayGuild(botID, 0, c.now), []int64{botID})
+	c.emit("GUILD_CREATE", 0, c.st.gatewayGuild(botID, 0, c.now, c.g.sys.Presence), []int64{botID})
 	return reply{status: http.StatusNoContent}, nil
 }
 

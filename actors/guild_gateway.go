@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -30,15 +31,11 @@ const (
 	largeThresholdDefault = LargeThresholdMin
 )
 
-// GuildCreatePresences is how every GUILD_CREATE payload of a grain ends:
-// its presences are left empty, for the gateway, which knows who is online,
-// to fill in place of the "[]".
-const GuildCreatePresences = `"presences":[]}`
-
 // GatewayGuild is the payload of GUILD_CREATE for one member: the guild, the
 // channels the member can view, roles, members (all of them, or up to the
-// large threshold in a large guild, the member always included) and the
-// member's join time. Presences come last (see GuildCreatePresences).
+// online members and the member itself in a large guild), the presences of
+// the listed members who are online anywhere in the cluster, and the
+// member's join time.
 type GatewayGuild struct {
 	discord.Guild
 	JoinedAt             time.Time         `json:"joined_at"`
@@ -52,26 +49,20 @@ type GatewayGuild struct {
 	StageInstances       []any             `json:"stage_instances"`
 	GuildScheduledEvents []any             `json:"guild_scheduled_events"`
 	SoundboardSounds     []any             `json:"soundboard_sounds"`
-	Presences            []any             `json:"presences"`
-}
-
-// GatewayGuildReply is the answer of gateway.guild_create with the
-// member_ids parameter set: the payload and every member's id (for the
-// gateway to announce the member's presence).
-type GatewayGuildReply struct {
-	Guild     GatewayGuild   `json:"guild"`
-	MemberIDs []snowflake.ID `json:"member_ids"`
+	Presences            []json.RawMessage `json:"presences"`
 }
 
 // gatewayGuild renders GUILD_CREATE for member userID, who must be a member.
-func (st *guildState) gatewayGuild(userID int64, threshold int, now time.Time) GatewayGuild {
+// presence tells who is online (System.Presence).
+func (st *guildState) gatewayGuild(userID int64, threshold int, now time.Time,
+	presence func(int64) (UserPresence, bool)) GatewayGuild {
 	if threshold < LargeThresholdMin || threshold > LargeThresholdMax {
 		threshold = largeThresholdDefault
 	}
 	me := st.members[userID]
 	out := GatewayGuild{Guild: st.wireGuild(), JoinedAt: me.JoinedAt, MemberCount: len(st.members),
 		Channels: []discord.Channel{}, VoiceStates: []any{}, Threads: []any{}, StageInstances: []any{},
-		GuildScheduledEvents: []any{}, SoundboardSounds: []any{}, Presences: []any{}}
+		GuildScheduledEvents: []any{}, SoundboardSounds: []any{}, Presences: []json.RawMessage{}}
 	out.Large = out.MemberCount > threshold
 	pm := permMember(me)
 	idx := st.perms()
@@ -81,42 +72,32 @@ func (st *guildState) gatewayGuild(userID int64, threshold int, now time.Time) G
 		}
 	}
 	ids := st.memberIDs()
+	out.Members = make([]discord.Member, 0, min(len(ids), threshold+1))
 	if out.Large {
-		// Discord sends a large guild's online members; Accord, which does
-		// not know presences here, the first threshold members and the
-		// member itself. The rest come through Request Guild Members.
-		out.Members = make([]discord.Member, 0, threshold+1)
+		// As Discord: a large guild's online members and the member
+		// itself; the rest come through Request Guild Members.
 		out.Members = append(out.Members, wireMember(me))
-		for _, id := range ids {
-			if len(out.Members) >= threshold {
-				break
-			}
-			if id != userID {
-				out.Members = append(out.Members, wireMember(st.members[id]))
-			}
+	}
+	for _, id := range ids {
+		p, online := presence(id)
+		if online {
+			out.Presences = append(out.Presences, PresenceJSON(id, 0, p.Status, p.Activities))
 		}
-	} else {
-		out.Members = make([]discord.Member, 0, len(ids))
-		for _, id := range ids {
+		if (!out.Large || online) && !(out.Large && id == userID) {
 			out.Members = append(out.Members, wireMember(st.members[id]))
 		}
 	}
 	return out
 }
 
-// gatewayGuildCreate answers GUILD_CREATE for the actor. Params:
-// large_threshold (50–250, default 50) and member_ids ("true": answer a
-// GatewayGuildReply).
+// gatewayGuildCreate answers GUILD_CREATE for the actor. Param:
+// large_threshold (50–250, default 50).
 func gatewayGuildCreate(c *gcall) (reply, *discord.Error) {
 	if c.st.members[c.actor] == nil {
 		return reply{}, discord.ErrMissingAccess
 	}
 	threshold, _ := strconv.Atoi(c.params["large_threshold"])
-	g := c.st.gatewayGuild(c.actor, threshold, c.now)
-	if c.params["member_ids"] != "true" {
-		return reply{status: http.StatusOK, body: g}, nil
-	}
-	return reply{status: http.StatusOK, body: GatewayGuildReply{Guild: g, MemberIDs: snowflakes(c.st.memberIDs())}}, nil
+	return reply{status: http.StatusOK, body: c.st.gatewayGuild(c.actor, threshold, c.now, c.g.sys.Presence)}, nil
 }
 
 func snowflakes(ids []int64) []snowflake.ID {

@@ -112,7 +112,7 @@ func createGuild(c *gcall) (reply, *discord.Error) {
 		return reply{}, e
 	}
 	out := c.st.wireGuild()
-	c.emit("GUILD_CREATE", 0, c.st.gatewayGuild(c.actor, 0, c.now), []int64{c.actor})
+	c.emit("GUILD_CREATE", 0, c.st.gatewayGuild(c.actor, 0, c.now, c.g.sys.Presence), []int64{c.actor})
 	return reply{status: http.StatusCreated, body: out}, nil
 }
 

@@ -235,6 +235,6 @@ func joinInvite(c *gcall) (reply, *discord.Error) {
 		}
 	}
 	c.emit("GUILD_MEMBER_ADD", 0, wm, others)
-	c.emit("GUILD_CREATE", 0, c.st.gatewayGuild(c.actor, 0, c.now), []int64{c.actor})
+	c.emit("GUILD_CREATE", 0, c.st.gatewayGuild(c.actor, 0, c.now, c.g.sys.Presence), []int64{c.actor})
 	return reply{status: http.StatusOK, body: c.st.wireInvite(inv, false)}, nil
 }

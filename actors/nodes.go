@@ -432,6 +432,50 @@ func (s *System) RemotePresences(userID int64) []UserPresence {
 	return out
 }
 
+// Presence is userID's presence over the cluster: of the nodes where the
+// user has a connected session, the one set last. ok is false when the
+// user shows offline (no connected session, or invisible).
+func (s *System) Presence(userID int64) (p UserPresence, ok bool) {
+	n := s.nodes
+	n.sendMu.Lock()
+	if lu := n.local[userID]; lu != nil && lu.sessions > 0 && lu.presence.Status != "" {
+		p = lu.presence
+	}
+	n.sendMu.Unlock()
+	for _, r := range s.RemotePresences(userID) {
+		if r.Status != "" && (p.Status == "" || r.At.After(p.At)) {
+			p = r
+		}
+	}
+	return p, p.Status != "" && p.Status != "invisible" && p.Status != "offline"
+}
+
+// PresenceJSON renders a presence update object; guildID 0 leaves guild_id
+// out (GUILD_CREATE's presences). activities must be a JSON array.
+func PresenceJSON(userID, guildID int64, status string, activities []byte) []byte {
+	if len(activities) == 0 {
+		activities = []byte("[]")
+	}
+	b := append([]byte(`{"user":{"id":"`), strconv.FormatInt(userID, 10)...)
+	b = append(b, `"}`...)
+	if guildID != 0 {
+		b = append(b, `,"guild_id":"`...)
+		b = strconv.AppendInt(b, guildID, 10)
+		b = append(b, '"')
+	}
+	b = append(b, `,"status":"`...)
+	b = append(b, status...)
+	b = append(b, `","activities":`...)
+	b = append(b, activities...)
+	b = append(b, `,"client_status":{`...)
+	if status != "offline" {
+		b = append(b, `"web":"`...)
+		b = append(b, status...)
+		b = append(b, '"')
+	}
+	return append(b, `}}`...)
+}
+
 // SetSessionHost names the gateway that hands sessions over and hears of
 // remote presence changes.
 func (s *System) SetSessionHost(h SessionHost) { s.nodes.host.Store(&h) }

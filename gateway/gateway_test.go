@@ -735,3 +735,59 @@ func TestDirectMessages(t *testing.T) {
 		t.Fatalf("session without DIRECT_MESSAGES got %v", d)
 	}
 }
+
+// TestGuildCreateListsWhoIsOnline: a large guild's GUILD_CREATE lists its
+// online members and the member itself (as Discord), and every GUILD_CREATE,
+// the one sent on joining included, carries the presences of the listed
+// members who are online.
+func TestGuildCreateListsWhoIsOnline(t *testing.T) {
+	e := testEnv(t)
+	owner := e.register(t)
+	g := e.createGuild(t, owner, "Large")
+	var members []account
+	for range 51 {
+		m := e.register(t)
+		e.join(t, g, m)
+		members = append(members, m)
+	}
+	idle := e.connect(t)
+	idle.identify(members[0].access, map[string]any{"presence": map[string]any{"status": "idle", "afk": false}})
+
+	c := e.connect(t)
+	c.identify(owner.access, map[string]any{"large_threshold": 50})
+	gd := c.dispatch("GUILD_CREATE", "PRESENCE_UPDATE").data(t)
+	if gd["large"] != true || gd["member_count"] != 52.0 {
+		t.Fatalf("large %v, member_count %v", gd["large"], gd["member_count"])
+	}
+	listed := map[string]bool{}
+	for _, m := range gd["members"].([]any) {
+		listed[m.(map[string]any)["user"].(map[string]any)["id"].(string)] = true
+	}
+	if len(listed) != 2 || !listed[owner.id] || !listed[members[0].id] {
+		t.Fatalf("a large guild listed %v, want the owner and the online member", listed)
+	}
+	statuses := map[string]string{}
+	for _, p := range gd["presences"].([]any) {
+		pm := p.(map[string]any)
+		statuses[pm["user"].(map[string]any)["id"].(string)] = pm["status"].(string)
+	}
+	if len(statuses) != 2 || statuses[owner.id] != "online" || statuses[members[0].id] != "idle" {
+		t.Fatalf("presences %v", statuses)
+	}
+
+	// Joining while connected: the GUILD_CREATE of the join lists the
+	// presences too.
+	late := e.register(t)
+	lc := e.connect(t)
+	lc.identify(late.access, nil)
+	e.join(t, g, late)
+	jd := lc.dispatch("GUILD_CREATE", "PRESENCE_UPDATE").data(t)
+	statuses = map[string]string{}
+	for _, p := range jd["presences"].([]any) {
+		pm := p.(map[string]any)
+		statuses[pm["user"].(map[string]any)["id"].(string)] = pm["status"].(string)
+	}
+	if statuses[owner.id] != "online" || statuses[members[0].id] != "idle" || statuses[late.id] != "online" {
+		t.Fatalf("join-time presences %v", statuses)
+	}
+}

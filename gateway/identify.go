@@ -255,7 +255,7 @@ func (s *Server) loadGuilds(ctx context.Context, userID int64, ids []int64, thre
 func (s *Server) loadGuild(ctx context.Context, userID, gid int64, threshold int) loadedGuild {
 	lg := loadedGuild{id: gid}
 	res, err := s.cfg.Guilds.Call(ctx, actors.GuildRequest{GuildID: gid, Op: "gateway.guild_create", ActorID: userID,
-		Params: map[string]string{"large_threshold": strconv.Itoa(threshold), "member_ids": "true"}})
+		Params: map[string]string{"large_threshold": strconv.Itoa(threshold)}})
 	switch {
 	case err != nil:
 		s.log.Warn("identify: loading guild failed", slog.Int64("guild", gid), slog.Any("error", err))
@@ -267,24 +267,11 @@ func (s *Server) loadGuild(ctx context.Context, userID, gid int64, threshold int
 		s.log.Warn("identify: loading guild failed", slog.Int64("guild", gid), slog.Int("status", res.Status))
 		return lg
 	}
-	var r struct {
-		Guild     json.RawMessage `json:"guild"`
-		MemberIDs []snowflake.ID  `json:"member_ids"`
-	}
-	if err := json.Unmarshal(res.Body, &r); err != nil {
-		s.log.Warn("identify: bad guild payload", slog.Int64("guild", gid), slog.Any("error", err))
+	if !json.Valid(res.Body) {
+		s.log.Warn("identify: bad guild payload", slog.Int64("guild", gid))
 		return lg
 	}
-	lg.payload = r.Guild
-	if bytes.HasSuffix(lg.payload, []byte(actors.GuildCreatePresences)) {
-		ps := s.presence.presencesOf(r.MemberIDs, 0)
-		cut := len(lg.payload) - len(actors.GuildCreatePresences)
-		b := make([]byte, 0, cut+len(`"presences":`)+len(ps)+1)
-		b = append(b, lg.payload[:cut]...)
-		b = append(b, `"presences":`...)
-		b = append(b, ps...)
-		lg.payload = append(b, '}')
-	}
+	lg.payload = res.Body
 	return lg
 }
 

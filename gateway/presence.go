@@ -254,24 +254,7 @@ func (p *presences) announce(userID int64, sh shown) {
 // presenceJSON is a presence update object; guildID 0 leaves guild_id out
 // (GUILD_CREATE's presences).
 func presenceJSON(userID, guildID int64, sh shown) []byte {
-	b := append([]byte(`{"user":{"id":"`), strconv.FormatInt(userID, 10)...)
-	b = append(b, `"}`...)
-	if guildID != 0 {
-		b = append(b, `,"guild_id":"`...)
-		b = strconv.AppendInt(b, guildID, 10)
-		b = append(b, '"')
-	}
-	b = append(b, `,"status":"`...)
-	b = append(b, sh.status...)
-	b = append(b, `","activities":`...)
-	b = append(b, sh.activities...)
-	b = append(b, `,"client_status":{`...)
-	if sh.status != statusOffline {
-		b = append(b, `"web":"`...)
-		b = append(b, sh.status...)
-		b = append(b, '"')
-	}
-	return append(b, `}}`...)
+	return actors.PresenceJSON(userID, guildID, sh.status, sh.activities)
 }
 
 // presencesOf is the JSON array of the presences of those of ids who are

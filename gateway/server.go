@@ -354,7 +354,15 @@ func (s *Server) sessionTag() string {
 func (s *Server) addSession(ctx context.Context, ss *session) {
 	s.sessions.add(ss)
 	if s.cfg.Cluster != nil {
-		s.cfg.Cluster.Attach(ctx, ss.userID, actors.UserPresence{})
+		// A connected session's presence travels with its route, so that
+		// the GUILD_CREATEs of its Identify list it on every node.
+		var p actors.UserPresence
+		ss.mu.Lock()
+		if ss.conn != nil {
+			p = actors.UserPresence{Status: ss.presence.status, Activities: ss.presence.activities, At: ss.presence.at}
+		}
+		ss.mu.Unlock()
+		s.cfg.Cluster.Attach(ctx, ss.userID, p)
 	}
 }
 

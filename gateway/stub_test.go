@@ -55,8 +55,8 @@ func (stubGuilds) Call(_ context.Context, req actors.GuildRequest) (actors.Guild
 			Emojis: []any{}, Stickers: []any{}, Features: []string{}}, MemberCount: 1,
 			Channels: []discord.Channel{}, Members: []discord.Member{{User: &u, Roles: []snowflake.ID{}}},
 			VoiceStates: []any{}, Threads: []any{}, StageInstances: []any{}, GuildScheduledEvents: []any{},
-			SoundboardSounds: []any{}, Presences: []any{}}
-		body = actors.GatewayGuildReply{Guild: g, MemberIDs: []snowflake.ID{u.ID}}
+			SoundboardSounds: []any{}, Presences: []json.RawMessage{}}
+		body = g
 	case "gateway.member_ids":
 		body = actors.MemberIDsReply{MemberIDs: []snowflake.ID{u.ID}}
 	case "gateway.members":
