@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/accordchat/accord/persistence"
@@ -19,6 +20,28 @@ type BotSource interface {
 	// ApplicationFlags returns the flags of bot botID's application, or
 	// persistence.ErrNotFound when it has none.
 	ApplicationFlags(ctx context.Context, botID int64) (int64, error)
+	// StartSession records a session start of bot botID unless it made
+	// limit of them in the last 24 hours (ok false).
+	StartSession(ctx context.Context, botID int64, limit int) (ok bool, resetAfter time.Duration, err error)
+}
+
+// startBotSession counts an Identify against the bot's session start limit
+// (persistence.SessionStartLimit per 24 hours, as GET /gateway/bot
+// reports): past it, the Identify is closed with 4008, and the bot library
+// waits for reset_after before it identifies again.
+func (s *Server) startBotSession(ctx context.Context, botID int64) error {
+	if s.cfg.Bots == nil {
+		return nil
+	}
+	ok, reset, err := s.cfg.Bots.StartSession(ctx, botID, persistence.SessionStartLimit)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		s.log.Info("gateway: bot over its session start limit", slog.Int64("bot", botID), slog.Duration("reset_after", reset))
+		return ErrRateLimited
+	}
+	return nil
 }
 
 // Application flags that allow an unverified bot a privileged intent

@@ -1,7 +1,11 @@
 package gateway
 
 import (
+	"context"
+	"strconv"
 	"testing"
+
+	"github.com/accordchat/accord/persistence"
 )
 
 // sendIdentify sends Identify without waiting for READY.
@@ -114,4 +118,44 @@ func TestBotPrivilegedIntentFlags(t *testing.T) {
 	c2 := e.connect(t)
 	sendIdentify(c2, "Bot "+bot.access, map[string]any{"intents": IntentGuilds | IntentGuildMembers})
 	c2.expectClose(4014)
+}
+
+// TestSessionStartLimit: a bot's Identifies count against its session start
+// limit, which GET /gateway/bot reports; past it, Identify closes with 4008.
+func TestSessionStartLimit(t *testing.T) {
+	e := testEnv(t)
+	bot := e.bot(t)
+	limit := func() map[string]any {
+		r := expect(t, e.do(t, "GET", "/api/v10/gateway/bot", "Bot "+bot.access, nil), 200)
+		return r.body["session_start_limit"].(map[string]any)
+	}
+	if l := limit(); l["total"] != 1000.0 || l["remaining"] != 1000.0 || l["reset_after"] != 86400000.0 {
+		t.Fatalf("a new bot's limit: %v", l)
+	}
+	c := e.connect(t)
+	c.identify("Bot "+bot.access, map[string]any{"intents": 1})
+	l := limit()
+	if l["remaining"] != 999.0 || l["reset_after"].(float64) > 86400000 || l["reset_after"].(float64) < 86400000-60000 {
+		t.Fatalf("after one Identify: %v", l)
+	}
+	id, _ := strconv.ParseInt(bot.id, 10, 64)
+	for range 999 {
+		if ok, _, err := e.store.StartSession(context.Background(), id, persistence.SessionStartLimit); err != nil || !ok {
+			t.Fatalf("start %v %v", ok, err)
+		}
+	}
+	if l := limit(); l["remaining"] != 0.0 {
+		t.Fatalf("after 1000: %v", l)
+	}
+	c2 := e.connect(t)
+	c2.send(opIdentify, map[string]any{"token": "Bot " + bot.access, "intents": 1, "properties": map[string]string{}})
+	c2.expectClose(4008)
+	// A person is not limited.
+	p := e.register(t)
+	if l := func() map[string]any {
+		r := expect(t, e.do(t, "GET", "/api/v10/gateway/bot", p.auth(), nil), 200)
+		return r.body["session_start_limit"].(map[string]any)
+	}(); l["remaining"] != 1000.0 {
+		t.Fatalf("a person's limit: %v", l)
+	}
 }

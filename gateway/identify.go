@@ -155,6 +155,9 @@ func (c *conn) identify(d json.RawMessage) error {
 		if intents&IntentsPrivileged&^privilegedIntents(appFlags) != 0 {
 			return ErrDisallowedIntents
 		}
+		if err := c.srv.startBotSession(ctx, user.ID); err != nil {
+			return err
+		}
 	case id.Intents != nil:
 		intents = uint64(*id.Intents)
 	}

@@ -27,6 +27,9 @@ type ApplicationStore interface {
 	SetApplicationFlags(ctx context.Context, id, flags int64) (persistence.Application, error)
 	ResetBotToken(ctx context.Context, id, familyID int64, hash []byte) (oldFamily int64, err error)
 	BotTokenFamily(ctx context.Context, botID int64, hash []byte) (int64, error)
+	// SessionStarts counts a bot's gateway session starts in the session
+	// start window and says when the oldest leaves it.
+	SessionStarts(ctx context.Context, userID int64) (used int, resetAfter time.Duration, err error)
 }
 
 // Application flags (Discord's), the three that allow privileged intents to

@@ -2,6 +2,8 @@ package rest
 
 import (
 	"net/http"
+
+	"github.com/accordchat/accord/persistence"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -9,11 +11,6 @@ import (
 
 // Gateway discovery: GET /gateway (no authentication; discordgo's) and GET
 // /gateway/bot (discord.js's, which requires session_start_limit).
-
-// sessionStartTotal is the Identify budget announced in session_start_limit.
-// Accord does not count Identifies yet; the numbers are Discord's defaults,
-// and max_concurrency 1 paces discord.js's identifies one at a time.
-const sessionStartTotal = 1000
 
 // gatewayURL is the configured public gateway URL, or ws(s)://<Host>/gateway.
 func (s *Server) gatewayURL(c *gin.Context) string {
@@ -39,11 +36,21 @@ type sessionStartLimit struct {
 	MaxConcurrency int `json:"max_concurrency"`
 }
 
+// getGatewayBot answers the caller's session start limit: a bot's
+// Identifies in the last 24 hours are counted (the gateway refuses more
+// than the total with 4008); people are not limited, so theirs stays full.
+// max_concurrency 1 paces discord.js's identifies one at a time.
 func (s *Server) getGatewayBot(c *gin.Context) {
+	used, reset, err := s.cfg.Applications.SessionStarts(c.Request.Context(), caller(c).UserID)
+	if err != nil {
+		s.fail(c, "count session starts", err)
+		return
+	}
 	writeJSON(c, http.StatusOK, struct {
 		URL               string            `json:"url"`
 		Shards            int               `json:"shards"`
 		SessionStartLimit sessionStartLimit `json:"session_start_limit"`
-	}{s.gatewayURL(c), 1, sessionStartLimit{Total: sessionStartTotal, Remaining: sessionStartTotal,
-		ResetAfter: 14_400_000, MaxConcurrency: 1}})
+	}{s.gatewayURL(c), 1, sessionStartLimit{Total: persistence.SessionStartLimit,
+		Remaining:  max(persistence.SessionStartLimit-used, 0),
+		ResetAfter: int(reset.Milliseconds()), MaxConcurrency: 1}})
 }
