@@ -23,28 +23,54 @@ var ErrFenced = errors.New("persistence: owner epoch is no longer current")
 // increment waits for those locks, so a write that saw its epoch current
 // commits before the new owner gets its epoch: the new owner's load sees it.
 func (s *Store) AcquireChannelEpoch(ctx context.Context, channelID int64) (int64, error) {
-	var epoch int64
-	err := s.pool.QueryRow(ctx, `INSERT INTO channel_owners (channel_id, epoch) VALUES ($1, 1)
-		ON CONFLICT (channel_id) DO UPDATE SET epoch = channel_owners.epoch + 1
-		RETURNING epoch`, channelID).Scan(&epoch)
-	if err != nil {
-		return 0, fmt.Errorf("persistence: acquire channel epoch: %w", err)
-	}
-	return epoch, nil
+	return channelOwners.acquire(ctx, s, channelID)
 }
 
 // checkEpoch fails with ErrFenced unless epoch is channelID's current owner
 // epoch, and holds a share lock on it until tx ends.
 func checkEpoch(ctx context.Context, tx pgx.Tx, channelID, epoch int64) error {
+	return channelOwners.check(ctx, tx, channelID, epoch)
+}
+
+// ownerTable is one kind of owner epoch: a table of (key, epoch).
+type ownerTable struct {
+	what                 string // "channel", "guild"
+	acquireSQL, checkSQL string
+}
+
+func newOwnerTable(what, table, key string) ownerTable {
+	return ownerTable{what: what,
+		acquireSQL: `INSERT INTO ` + table + ` (` + key + `, epoch) VALUES ($1, 1)
+			ON CONFLICT (` + key + `) DO UPDATE SET epoch = ` + table + `.epoch + 1 RETURNING epoch`,
+		checkSQL: `SELECT epoch FROM ` + table + ` WHERE ` + key + ` = $1 FOR SHARE`}
+}
+
+var (
+	channelOwners = newOwnerTable("channel", "channel_owners", "channel_id")
+	guildOwners   = newOwnerTable("guild", "guild_owners", "guild_id")
+)
+
+// acquire increments id's epoch (starting at 1) and returns it.
+func (o ownerTable) acquire(ctx context.Context, s *Store, id int64) (int64, error) {
+	var epoch int64
+	if err := s.pool.QueryRow(ctx, o.acquireSQL, id).Scan(&epoch); err != nil {
+		return 0, fmt.Errorf("persistence: acquire %s epoch: %w", o.what, err)
+	}
+	return epoch, nil
+}
+
+// check fails with ErrFenced unless epoch is id's current one, and holds a
+// share lock on it until tx ends.
+func (o ownerTable) check(ctx context.Context, tx pgx.Tx, id, epoch int64) error {
 	var current int64
-	err := tx.QueryRow(ctx, `SELECT epoch FROM channel_owners WHERE channel_id = $1 FOR SHARE`, channelID).Scan(&current)
+	err := tx.QueryRow(ctx, o.checkSQL, id).Scan(&current)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return fmt.Errorf("%w: channel %d has no owner", ErrFenced, channelID)
+		return fmt.Errorf("%w: %s %d has no owner", ErrFenced, o.what, id)
 	case err != nil:
 		return err
 	case current != epoch:
-		return fmt.Errorf("%w: channel %d epoch %d, current %d", ErrFenced, channelID, epoch, current)
+		return fmt.Errorf("%w: %s %d epoch %d, current %d", ErrFenced, o.what, id, epoch, current)
 	}
 	return nil
 }
@@ -80,28 +106,11 @@ func (s *Store) fenced(ctx context.Context, what string, channelID, epoch int64,
 // checks while the increment is in flight waits for it and re-reads the row
 // (READ COMMITTED), so it sees the new epoch too.
 func (s *Store) AcquireGuildEpoch(ctx context.Context, guildID int64) (int64, error) {
-	var epoch int64
-	err := s.pool.QueryRow(ctx, `INSERT INTO guild_owners (guild_id, epoch) VALUES ($1, 1)
-		ON CONFLICT (guild_id) DO UPDATE SET epoch = guild_owners.epoch + 1
-		RETURNING epoch`, guildID).Scan(&epoch)
-	if err != nil {
-		return 0, fmt.Errorf("persistence: acquire guild epoch: %w", err)
-	}
-	return epoch, nil
+	return guildOwners.acquire(ctx, s, guildID)
 }
 
 // checkGuildEpoch fails with ErrFenced unless epoch is guildID's current
 // owner epoch, and holds a share lock on it until tx ends.
 func checkGuildEpoch(ctx context.Context, tx pgx.Tx, guildID, epoch int64) error {
-	var current int64
-	err := tx.QueryRow(ctx, `SELECT epoch FROM guild_owners WHERE guild_id = $1 FOR SHARE`, guildID).Scan(&current)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return fmt.Errorf("%w: guild %d has no owner", ErrFenced, guildID)
-	case err != nil:
-		return err
-	case current != epoch:
-		return fmt.Errorf("%w: guild %d epoch %d, current %d", ErrFenced, guildID, epoch, current)
-	}
-	return nil
+	return guildOwners.check(ctx, tx, guildID, epoch)
 }
