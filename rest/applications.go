@@ -212,17 +212,22 @@ func (s *Server) application(c *gin.Context, owner bool) (persistence.Applicatio
 	return app, true
 }
 
-func (s *Server) getApplication(c *gin.Context) {
-	app, ok := s.application(c, false)
-	if !ok {
-		return
-	}
+// writeApplication answers app, without its bot's token.
+func (s *Server) writeApplication(c *gin.Context, app persistence.Application) {
 	out, err := s.renderApplication(c.Request.Context(), app)
 	if err != nil {
 		s.userError(c, err)
 		return
 	}
 	writeJSON(c, http.StatusOK, out)
+}
+
+func (s *Server) getApplication(c *gin.Context) {
+	app, ok := s.application(c, false)
+	if !ok {
+		return
+	}
+	s.writeApplication(c, app)
 }
 
 func (s *Server) patchApplication(c *gin.Context) {
@@ -256,12 +261,7 @@ func (s *Server) patchApplication(c *gin.Context) {
 			return
 		}
 	}
-	out, err := s.renderApplication(c.Request.Context(), app)
-	if err != nil {
-		s.userError(c, err)
-		return
-	}
-	writeJSON(c, http.StatusOK, out)
+	s.writeApplication(c, app)
 }
 
 // resetBotToken issues a new token; the old one stops working everywhere
