@@ -72,8 +72,12 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	slowClosed atomic.Int64 // connections closed for falling behind
-	handedOver atomic.Int64 // sessions handed over to other nodes
+	// fan delivers published events (fanworker.go).
+	fan *fanout
+
+	slowClosed  atomic.Int64 // connections closed for falling behind
+	fanoutWaits atomic.Int64 // times Publish waited for a full fan-out queue
+	handedOver  atomic.Int64 // sessions handed over to other nodes
 }
 
 // New builds a Server and starts its background goroutines; Shutdown stops
@@ -93,6 +97,7 @@ func New(cfg Config) *Server {
 		s.poller = p
 		s.spawn(func() { p.run(s.ctx.Done(), s.log) })
 	}
+	s.fan = newFanout(s)
 	s.spawn(s.sweep)
 	s.spawn(s.presence.run)
 	return s
