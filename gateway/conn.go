@@ -103,20 +103,20 @@ func (c *conn) send(f outFrame) bool {
 	return true
 }
 
-// sendBatched is send for a fan-out worker: the frame waits for w's flush
+// sendBatched is send for a fan-out worker: the frames wait for w's flush
 // at the end of its batch instead of starting a writer at once.
-func (c *conn) sendBatched(f outFrame, w *fanWorker) {
+func (c *conn) sendBatched(frames []outFrame, w *fanWorker) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing || c.dead {
 		return
 	}
-	if len(c.queue) >= c.srv.cfg.QueueLimit {
+	if len(c.queue)+len(frames) > c.srv.cfg.QueueLimit {
 		c.srv.slowClosed.Add(1)
 		c.closeLocked(ErrUnknown, false)
 		return
 	}
-	c.queue = append(c.queue, f)
+	c.queue = append(c.queue, frames...)
 	if !c.writing && !c.batched {
 		c.batched = true
 		w.dirty = append(w.dirty, c)

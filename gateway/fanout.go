@@ -50,34 +50,43 @@ func (p *prepared) dispatchFor(ss *session) *dispatch {
 	return p.d
 }
 
-// deliver sends p to ss if its intents and shard admit it; a loading
-// session keeps it, unfiltered, until it knows them. The frame is queued
-// on the connection for w to write at the end of its batch.
-func (ss *session) deliver(p *prepared, w *fanWorker) {
+// deliver sends ss the events of run that its intents and shard admit; a
+// loading session keeps them, unfiltered, until it knows them. The frames
+// are queued on the connection, in one go, for w to write at the end of
+// its batch.
+func (ss *session) deliver(run []*prepared, w *fanWorker) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if ss.removed {
 		return
 	}
 	if ss.loading {
-		h := held{d: p.d, intent: p.intent, guildID: p.ev.GuildID}
-		if p.ev.GuildID != 0 && contentGated(p.ev.Type) {
-			if g := p.gating(); g.d != nil && !g.sees(ss.userID) {
-				h.gated = g.d
+		for _, p := range run {
+			h := held{d: p.d, intent: p.intent, guildID: p.ev.GuildID}
+			if p.ev.GuildID != 0 && contentGated(p.ev.Type) {
+				if g := p.gating(); g.d != nil && !g.sees(ss.userID) {
+					h.gated = g.d
+				}
 			}
+			ss.pending = append(ss.pending, h)
 		}
-		ss.pending = append(ss.pending, h)
 		return
 	}
-	if !ss.admits(p.intent, p.ev.GuildID) {
-		return
+	frames := w.frames[:0]
+	for _, p := range run {
+		if !ss.admits(p.intent, p.ev.GuildID) {
+			continue
+		}
+		ss.seq++
+		d := p.dispatchFor(ss)
+		ss.replay.push(d, ss.seq)
+		frames = append(frames, outFrame{body: d.body, seq: ss.seq})
 	}
-	ss.seq++
-	d := p.dispatchFor(ss)
-	ss.replay.push(d, ss.seq)
-	if ss.conn != nil {
-		ss.conn.sendBatched(outFrame{body: d.body, seq: ss.seq}, w)
+	if ss.conn != nil && len(frames) > 0 {
+		ss.conn.sendBatched(frames, w)
 	}
+	clear(frames)
+	w.frames = frames[:0]
 }
 
 // gating is a message event as a bot without MESSAGE_CONTENT sees it.

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"runtime"
+	"slices"
 	"sync"
 )
 
@@ -40,7 +41,10 @@ type fanWorker struct {
 	wake    chan struct{} // capacity 1: the queue is not empty
 
 	// Owned by the worker goroutine.
-	dirty []*conn // connections with frames queued by this batch
+	dirty  []*conn     // connections with frames queued by this batch
+	events []*prepared // the run of events being delivered
+	frames []outFrame  // a session's frames of the run
+
 }
 
 // fanItem is an event for some of a worker's users, or a barrier (done
@@ -78,8 +82,10 @@ func (f *fanout) workerOf(userID int64) int {
 
 // publish queues p for its recipients, each to its user's worker.
 func (f *fanout) publish(p *prepared) {
+	// The users are copied: the caller may reuse its slice once Publish
+	// returned.
 	if len(f.workers) == 1 {
-		f.workers[0].enqueue(fanItem{p: p, users: p.ev.Recipients})
+		f.workers[0].enqueue(fanItem{p: p, users: slices.Clone(p.ev.Recipients)})
 		return
 	}
 	parts := make([][]int64, len(f.workers))
@@ -181,20 +187,37 @@ func (w *fanWorker) run() {
 }
 
 // deliver hands a batch's events to their sessions, then writes what the
-// connections got, then releases the batch's barriers.
+// connections got, then releases the batch's barriers. Consecutive events
+// for the same users (one channel's messages) go as a run: each session is
+// locked once for all of them and its connection gets them in one append,
+// which is most of the cost of a delivery (the session, its replay buffer
+// and its connection are rarely in the CPU's cache).
 func (w *fanWorker) deliver(batch []fanItem) {
 	reg := w.s.sessions
-	var p *prepared
-	fn := func(ss *session) { ss.deliver(p, w) }
-	for i := range batch {
-		if batch[i].p == nil {
+	fn := func(ss *session) { ss.deliver(w.events, w) }
+	for i := 0; i < len(batch); {
+		it := &batch[i]
+		i++
+		if it.p == nil {
 			continue
 		}
-		p = batch[i].p
-		for _, uid := range batch[i].users {
+		w.events = append(w.events[:0], it.p)
+		for i < len(batch) && len(w.events) < maxRun {
+			if next := &batch[i]; next.p == nil {
+				i++ // a barrier waits for the whole batch anyway
+			} else if slices.Equal(next.users, it.users) {
+				w.events = append(w.events, next.p)
+				i++
+			} else {
+				break
+			}
+		}
+		for _, uid := range it.users {
 			reg.ofUser(uid, fn)
 		}
 	}
+	clear(w.events)
+	w.events = w.events[:0]
 	for i, c := range w.dirty {
 		c.flush()
 		w.dirty[i] = nil
@@ -209,3 +232,6 @@ func (w *fanWorker) deliver(batch []fanItem) {
 		}
 	}
 }
+
+// maxRun bounds the events delivered to a session under one lock.
+const maxRun = 256

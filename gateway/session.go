@@ -203,6 +203,14 @@ type replayed struct {
 func (r *replayRing) push(d *dispatch, seq int64) {
 	r.last = seq
 	if len(r.buf) < r.max {
+		if len(r.buf) == cap(r.buf) {
+			// Fewer, larger steps than append's: a busy session's ring
+			// fills within seconds, and each step copies pointers the
+			// garbage collector must look at.
+			buf := make([]*dispatch, len(r.buf), min(max(16, 4*cap(r.buf)), r.max))
+			copy(buf, r.buf)
+			r.buf = buf
+		}
 		r.buf = append(r.buf, d)
 		return
 	}
