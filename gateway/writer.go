@@ -194,6 +194,9 @@ func (c *conn) flush() {
 	c.mu.Lock()
 	c.spare = batch[:0]
 	c.partial = rest
+	if rest != nil {
+		c.srv.partialWrites.Add(1)
+	}
 	if rest != nil || len(c.queue) > 0 || c.closeFrame != nil {
 		c.srv.spawn(c.writeLoop) // it inherits writing
 	} else {
