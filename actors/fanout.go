@@ -16,7 +16,10 @@ type Event struct {
 }
 
 // Fanout carries events from grains to the sessions that deliver them. It
-// must not block: grains call it from their mailbox after a change commits.
+// must not block on clients: grains call it from their mailbox after a
+// change commits. It may deliver after it returns (the gateway's does),
+// keeping the order of each caller's calls; the caller may reuse
+// ev.Recipients once it returned, but must not modify ev.Data.
 type Fanout interface {
 	Publish(ev Event)
 }

@@ -103,6 +103,12 @@ type Config struct {
 	// that falls this far behind is closed with 4000 (it resumes). A
 	// resume's replay is not counted against it. Default 4096.
 	QueueLimit int
+	// FanoutWorkers deliver published events, each to its share of the
+	// users. Default GOMAXPROCS.
+	FanoutWorkers int
+	// FanoutQueue bounds the events queued per fan-out worker; Publish
+	// waits while the queue is full. Default 1024.
+	FanoutQueue int
 	// ReplayLimit is how many dispatches a session keeps for resuming.
 	// Default 1000.
 	ReplayLimit int
@@ -154,6 +160,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.QueueLimit <= 0 {
 		c.QueueLimit = 4096
+	}
+	if c.FanoutQueue <= 0 {
+		c.FanoutQueue = 1024
 	}
 	if c.ReplayLimit <= 0 {
 		c.ReplayLimit = 1000

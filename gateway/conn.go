@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -39,10 +40,17 @@ type conn struct {
 
 	mu sync.Mutex // guards everything below
 	// idle is signalled when the writer goroutine stops.
-	idle       *sync.Cond
-	queue      []outFrame
-	spare      []outFrame
-	writing    bool   // a writer goroutine runs
+	idle  *sync.Cond
+	queue []outFrame
+	spare []outFrame
+	// writing: a writer runs (a writer goroutine, or a fan-out worker's
+	// non-blocking flush); only the writer touches the socket's output.
+	writing bool
+	// batched: a fan-out worker queued frames and will flush them.
+	batched bool
+	// partial is what a non-blocking flush could not write, for the writer
+	// goroutine to send first.
+	partial    []byte
 	closing    bool   // a close frame is queued: nothing more is
 	closeFrame []byte // the close frame, until the writer sends it
 	dead       bool   // the socket is closed: no writer may start
@@ -52,9 +60,12 @@ type conn struct {
 	parked bool
 	poll   pollState
 
-	// Owned by the (single) running writer goroutine.
+	// Owned by the (single) running writer.
 	zw   *zlib.Writer
 	zbuf *bytes.Buffer
+	// raw writes without blocking (flush); nil: not a socket, always use
+	// the writer goroutine.
+	raw syscall.RawConn
 }
 
 func newConn(srv *Server, nc net.Conn, early []byte) *conn {
@@ -62,6 +73,11 @@ func newConn(srv *Server, nc net.Conn, early []byte) *conn {
 	if len(early) > 0 {
 		c.early = bytes.NewReader(early)
 		c.br = io.MultiReader(c.early, nc)
+	}
+	if sc, ok := nc.(syscall.Conn); ok && canWritev {
+		if rc, err := sc.SyscallConn(); err == nil {
+			c.raw = rc
+		}
 	}
 	br := c.br
 	c.idle = sync.NewCond(&c.mu)
@@ -85,6 +101,26 @@ func (c *conn) send(f outFrame) bool {
 	c.queue = append(c.queue, f)
 	c.startWriterLocked()
 	return true
+}
+
+// sendBatched is send for a fan-out worker: the frames wait for w's flush
+// at the end of its batch instead of starting a writer at once.
+func (c *conn) sendBatched(frames []outFrame, w *fanWorker) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing || c.dead {
+		return
+	}
+	if len(c.queue)+len(frames) > c.srv.cfg.QueueLimit {
+		c.srv.slowClosed.Add(1)
+		c.closeLocked(ErrUnknown, false)
+		return
+	}
+	c.queue = append(c.queue, frames...)
+	if !c.writing && !c.batched {
+		c.batched = true
+		w.dirty = append(w.dirty, c)
+	}
 }
 
 // sendAll queues frames regardless of the queue limit (a resume's replay).
@@ -355,7 +391,7 @@ func (c *conn) cleanup() {
 		c.idle.Wait()
 	}
 	clear(c.queue)
-	c.queue, c.spare = nil, nil
+	c.queue, c.spare, c.partial = nil, nil, nil
 	if c.srv.poller != nil {
 		c.srv.poller.forget(c)
 	}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"sync"
 
 	"github.com/accordchat/accord/actors"
 	"github.com/accordchat/accord/snowflake"
@@ -13,72 +14,86 @@ var _ actors.Fanout = (*Server)(nil)
 // event's intent admits: each session stamps its next sequence number,
 // keeps the dispatch for resuming and queues it on its connection. The
 // event is encoded once; only bots without MESSAGE_CONTENT get a second,
-// content-less encoding, shared among them. Publish never blocks on a
-// socket: a connection that falls behind is closed instead.
+// content-less encoding, shared among them. Publish hands the event to
+// the fan-out workers (fanworker.go) and returns: it never waits on a
+// socket (a connection that falls behind is closed instead), only, when
+// the workers are that far behind, for room in their queues.
 func (s *Server) Publish(ev actors.Event) {
-	p := prepared{ev: &ev, intent: eventIntent(ev.Type, ev.GuildID != 0)}
-	deliver := func(ss *session) { ss.deliver(&p) }
-	for _, uid := range ev.Recipients {
-		s.sessions.ofUser(uid, deliver)
+	if len(ev.Recipients) == 0 {
+		return
 	}
+	p := &prepared{ev: &ev, intent: eventIntent(ev.Type, ev.GuildID != 0)}
+	// Its own allocation: replay buffers keep it, not the event.
+	p.d = &dispatch{body: dispatchHead(ev.Type, ev.Data), ev: ev.ID}
+	s.fan.publish(p)
 }
 
-// prepared is an event on its way to sessions, with its encodings, built
-// when a first session needs them. Used by one Publish call only.
+// prepared is an event on its way to sessions, with its encodings: the
+// dispatch head, built by Publish, and the content-less one, built when a
+// first session needs it. Shared by the fan-out workers.
 type prepared struct {
 	ev     *actors.Event
 	intent uint64
-	head   []byte
+	d      *dispatch
+	once   sync.Once
 	gate   *gating
 }
 
-func (p *prepared) body() []byte {
-	if p.head == nil {
-		p.head = dispatchHead(p.ev.Type, p.ev.Data)
-	}
-	return p.head
-}
-
-// bodyFor is what session ss receives.
-func (p *prepared) bodyFor(ss *session) []byte {
+// dispatchFor is what session ss receives.
+func (p *prepared) dispatchFor(ss *session) *dispatch {
 	if ss.gate && p.ev.GuildID != 0 && contentGated(p.ev.Type) {
 		g := p.gating()
-		if g.head != nil && !g.sees(ss.userID) {
-			return g.head
+		if g.d != nil && !g.sees(ss.userID) {
+			return g.d
 		}
 	}
-	return p.body()
+	return p.d
 }
 
-// deliver sends p to ss if its intents and shard admit it; a loading
-// session keeps it, unfiltered, until it knows them.
-func (ss *session) deliver(p *prepared) {
+// deliver sends ss the events of run that its intents and shard admit; a
+// loading session keeps them, unfiltered, until it knows them. The frames
+// are queued on the connection, in one go, for w to write at the end of
+// its batch.
+func (ss *session) deliver(run []*prepared, w *fanWorker) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if ss.removed {
 		return
 	}
 	if ss.loading {
-		h := held{body: p.body(), ev: p.ev.ID, intent: p.intent, guildID: p.ev.GuildID}
-		if p.ev.GuildID != 0 && contentGated(p.ev.Type) {
-			if g := p.gating(); g.head != nil && !g.sees(ss.userID) {
-				h.gated = g.head
+		for _, p := range run {
+			h := held{d: p.d, intent: p.intent, guildID: p.ev.GuildID}
+			if p.ev.GuildID != 0 && contentGated(p.ev.Type) {
+				if g := p.gating(); g.d != nil && !g.sees(ss.userID) {
+					h.gated = g.d
+				}
 			}
+			ss.pending = append(ss.pending, h)
 		}
-		ss.pending = append(ss.pending, h)
 		return
 	}
-	if !ss.admits(p.intent, p.ev.GuildID) {
-		return
+	frames := w.frames[:0]
+	for _, p := range run {
+		if !ss.admits(p.intent, p.ev.GuildID) {
+			continue
+		}
+		ss.seq++
+		d := p.dispatchFor(ss)
+		ss.replay.push(d, ss.seq)
+		frames = append(frames, outFrame{body: d.body, seq: ss.seq})
 	}
-	ss.dispatchLocked(p.bodyFor(ss), p.ev.ID)
+	if ss.conn != nil && len(frames) > 0 {
+		ss.conn.sendBatched(frames, w)
+	}
+	clear(frames)
+	w.frames = frames[:0]
 }
 
 // gating is a message event as a bot without MESSAGE_CONTENT sees it.
 type gating struct {
 	author   int64
 	mentions []int64
-	head     []byte // nil: the event could not be read; it goes as is
+	d        *dispatch // nil: the event could not be read; it goes as is
 }
 
 // sees reports whether bot userID gets the content anyway: its own
@@ -96,9 +111,11 @@ func (g *gating) sees(userID int64) bool {
 }
 
 func (p *prepared) gating() *gating {
-	if p.gate != nil {
-		return p.gate
-	}
+	p.once.Do(p.buildGating)
+	return p.gate
+}
+
+func (p *prepared) buildGating() {
 	p.gate = &gating{}
 	var msg struct {
 		Author *struct {
@@ -110,7 +127,7 @@ func (p *prepared) gating() *gating {
 	}
 	var fields map[string]json.RawMessage
 	if json.Unmarshal(p.ev.Data, &msg) != nil || json.Unmarshal(p.ev.Data, &fields) != nil {
-		return p.gate
+		return
 	}
 	if msg.Author != nil {
 		p.gate.author = int64(msg.Author.ID)
@@ -130,8 +147,7 @@ func (p *prepared) gating() *gating {
 	delete(fields, "poll")
 	data, err := json.Marshal(fields)
 	if err != nil {
-		return p.gate
+		return
 	}
-	p.gate.head = dispatchHead(p.ev.Type, data)
-	return p.gate
+	p.gate.d = &dispatch{body: dispatchHead(p.ev.Type, data), ev: p.ev.ID}
 }

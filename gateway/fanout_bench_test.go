@@ -63,6 +63,7 @@ func benchFanout(b *testing.B, n int) {
 	for range b.N {
 		s.Publish(ev)
 	}
+	s.fan.syncAll()
 	for _, c := range conns {
 		c.mu.Lock()
 		for c.writing {

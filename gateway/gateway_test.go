@@ -548,6 +548,7 @@ func TestResumeInvalidSession(t *testing.T) {
 	for range e.gw.cfg.ReplayLimit + 1 {
 		e.gw.Publish(eventTo(0, "TYPING_START", `{"x":1}`, owner.idInt()))
 	}
+	e.gw.fan.syncAll() // Publish returns before the workers deliver
 	r3 := e.connect(t)
 	r3.send(opResume, map[string]any{"token": owner.access, "session_id": sessionID, "seq": 1})
 	expectInvalid(r3)

@@ -60,6 +60,9 @@ func (s *Server) TakeOver(sessionID string, userID, seq int64) ([]byte, error) {
 	if ss == nil || ss.userID != userID || seq < 0 {
 		return nil, actors.ErrUnknownSession
 	}
+	// Events that reached this node before the request (the node actor
+	// published them before it took this one) are stamped first.
+	s.fan.sync(userID)
 	ss.mu.Lock()
 	if ss.removed || ss.loading {
 		ss.mu.Unlock()
@@ -125,6 +128,9 @@ func (c *conn) resumeRemote(ctx context.Context, sessionID string, userID, seq i
 		c.send(outFrame{body: payloadInvalidSession})
 		return nil
 	}
+	// The events that reached this node before the hand-over are waiting
+	// in pending before the old node's are compared with them.
+	s.fan.sync(userID)
 	skip := make(map[uint64]struct{}, len(st.Events))
 	for _, ev := range st.Events {
 		skip[ev] = struct{}{}
@@ -147,7 +153,7 @@ func (c *conn) resumeRemote(ctx context.Context, sessionID string, userID, seq i
 		ss.presence.activities = emptyActivities
 	}
 	for _, f := range st.Missed {
-		ss.replay.push(f.Body, f.Seq, f.Ev)
+		ss.replay.push(&dispatch{body: f.Body, ev: f.Ev}, f.Seq)
 		missed = append(missed, outFrame{body: f.Body, seq: f.Seq})
 	}
 	ss.seq, ss.replay.last = st.Seq, st.Seq

@@ -25,9 +25,11 @@
 //     bots' content is gated by MESSAGE_CONTENT.
 //
 // Goroutines: a connection has a reader only while its client sends (or it
-// closes) and a writer only while frames are queued; in between it is
-// parked with the server's poller (epoll, one-shot, Linux only), so an
-// idle connection has no goroutine. The server has a sweeper (which also
+// closes) and a writer goroutine only while its socket does not take what
+// is queued at once; in between it is parked with the server's poller
+// (epoll, one-shot, Linux only), so an idle connection has no goroutine.
+// The server has GOMAXPROCS fan-out workers (fanworker.go), which deliver
+// published events and write them without blocking, a sweeper (which also
 // times out parked connections' heartbeats), a presence worker and the
 // poller. All stop in Shutdown. An idle identified connection's memory is
 // its conn and session structs and kernel socket state: no read or write
@@ -72,8 +74,14 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	slowClosed atomic.Int64 // connections closed for falling behind
-	handedOver atomic.Int64 // sessions handed over to other nodes
+	// fan delivers published events (fanworker.go).
+	fan *fanout
+
+	slowClosed  atomic.Int64 // connections closed for falling behind
+	fanoutWaits atomic.Int64 // times Publish waited for a full fan-out queue
+	// partialWrites counts flushes whose socket did not take everything.
+	partialWrites atomic.Int64
+	handedOver    atomic.Int64 // sessions handed over to other nodes
 }
 
 // New builds a Server and starts its background goroutines; Shutdown stops
@@ -93,6 +101,7 @@ func New(cfg Config) *Server {
 		s.poller = p
 		s.spawn(func() { p.run(s.ctx.Done(), s.log) })
 	}
+	s.fan = newFanout(s)
 	s.spawn(s.sweep)
 	s.spawn(s.presence.run)
 	return s

@@ -69,23 +69,35 @@ func newSessionID(tag string) string {
 // held is a dispatch waiting in a loading session, with what it takes to
 // filter it once the session's intents and shard are known.
 type held struct {
-	body  []byte
-	gated []byte // body without content, for bots without MESSAGE_CONTENT; nil: same as body
-	ev    uint64 // the event's id; 0 for the session's own dispatches
+	d     *dispatch
+	gated *dispatch // d without content, for bots without MESSAGE_CONTENT; nil: same as d
 	// direct: addressed to this session (a member chunk), not filtered.
 	direct  bool
 	intent  uint64
 	guildID int64
 }
 
+// dispatch is a dispatch's head (see dispatchHead) and the id of its event
+// (0 for a session's own dispatches): what a session keeps for resuming,
+// one pointer per sequence number, shared by every session that got it.
+type dispatch struct {
+	body []byte
+	ev   uint64
+}
+
 // dispatchLocked stamps body (a dispatch head, see dispatchHead) with the
 // next sequence number, keeps it for resuming and queues it on the live
 // connection. ev is the event's id (0 for the session's own). ss.mu held.
 func (ss *session) dispatchLocked(body []byte, ev uint64) {
+	ss.sendLocked(&dispatch{body: body, ev: ev})
+}
+
+// sendLocked is dispatchLocked for a shared dispatch. ss.mu held.
+func (ss *session) sendLocked(d *dispatch) {
 	ss.seq++
-	ss.replay.push(body, ss.seq, ev)
+	ss.replay.push(d, ss.seq)
 	if ss.conn != nil {
-		ss.conn.send(outFrame{body: body, seq: ss.seq})
+		ss.conn.send(outFrame{body: d.body, seq: ss.seq})
 	}
 }
 
@@ -111,7 +123,7 @@ func (ss *session) dispatch(body []byte) {
 		return
 	}
 	if ss.loading {
-		ss.pending = append(ss.pending, held{body: body, direct: true})
+		ss.pending = append(ss.pending, held{d: &dispatch{body: body}, direct: true})
 		return
 	}
 	ss.dispatchLocked(body, 0)
@@ -140,19 +152,19 @@ func (ss *session) admits(intent uint64, guildID int64) bool {
 // loading. ss.mu held.
 func (ss *session) flushLocked(skip map[uint64]struct{}) {
 	for _, h := range ss.pending {
-		if h.ev != 0 {
-			if _, dup := skip[h.ev]; dup {
+		if h.d.ev != 0 {
+			if _, dup := skip[h.d.ev]; dup {
 				continue
 			}
 		}
 		if !h.direct && !ss.admits(h.intent, h.guildID) {
 			continue
 		}
-		body := h.body
+		d := h.d
 		if ss.gate && h.gated != nil {
-			body = h.gated
+			d = h.gated
 		}
-		ss.dispatchLocked(body, h.ev)
+		ss.sendLocked(d)
 	}
 	ss.pending, ss.loading = nil, false
 }
@@ -170,39 +182,51 @@ func (ss *session) detach(c *conn, now time.Time) bool {
 }
 
 // replayRing keeps a session's last dispatches, by sequence number, for
-// resuming. Sequence numbers are contiguous: the ring holds last-n+1..last.
-// Guarded by its session's lock.
+// resuming. Sequence numbers are contiguous: the ring holds last-n+1..last,
+// one shared pointer each (the fan-out writes one per delivery, so it is
+// kept small). Guarded by its session's lock.
 type replayRing struct {
 	max   int
-	buf   []replayed
+	buf   []*dispatch
 	start int // index of the oldest entry once the ring is full
 	last  int64
 }
 
-// replayed is a kept dispatch and the id of its event (0: the session's
-// own dispatch).
+// replayed is a kept dispatch as a frame, and the id of its event (0: the
+// session's own dispatch).
 type replayed struct {
 	outFrame
 	ev uint64
 }
 
-func (r *replayRing) push(body []byte, seq int64, ev uint64) {
+// push keeps d as dispatch seq, which follows r.last.
+func (r *replayRing) push(d *dispatch, seq int64) {
 	r.last = seq
-	e := replayed{outFrame: outFrame{body: body, seq: seq}, ev: ev}
 	if len(r.buf) < r.max {
-		r.buf = append(r.buf, e)
+		if len(r.buf) == cap(r.buf) {
+			// Fewer, larger steps than append's: a busy session's ring
+			// fills within seconds, and each step copies pointers the
+			// garbage collector must look at.
+			buf := make([]*dispatch, len(r.buf), min(max(16, 4*cap(r.buf)), r.max))
+			copy(buf, r.buf)
+			r.buf = buf
+		}
+		r.buf = append(r.buf, d)
 		return
 	}
-	r.buf[r.start] = e
-	r.start = (r.start + 1) % len(r.buf)
+	r.buf[r.start] = d
+	r.start++
+	if r.start == len(r.buf) {
+		r.start = 0
+	}
 }
 
 // events returns the ids of the kept dispatches' events.
 func (r *replayRing) events() []uint64 {
 	out := make([]uint64, 0, len(r.buf))
-	for _, e := range r.buf {
-		if e.ev != 0 {
-			out = append(out, e.ev)
+	for _, d := range r.buf {
+		if d.ev != 0 {
+			out = append(out, d.ev)
 		}
 	}
 	return out
@@ -239,7 +263,8 @@ func (r *replayRing) keptAfter(seq int64) (kept []replayed, ok bool) {
 	missed := int(r.last - seq)
 	out := make([]replayed, 0, missed)
 	for i := len(r.buf) - missed; i < len(r.buf); i++ {
-		out = append(out, r.buf[(r.start+i)%len(r.buf)])
+		d := r.buf[(r.start+i)%len(r.buf)]
+		out = append(out, replayed{outFrame: outFrame{body: d.body, seq: first + int64(i)}, ev: d.ev})
 	}
 	return out, true
 }

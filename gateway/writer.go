@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
+	"errors"
 	"net"
+	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -60,7 +63,8 @@ func closeFramePayload(code int, reason string) []byte {
 type writeBufs struct {
 	iov     net.Buffers
 	scratch []byte
-	out     []byte // the compressed batch, for zlib-stream connections
+	out     []byte  // the compressed batch, for zlib-stream connections
+	vecs    []iovec // iov for the writev system call (flush)
 }
 
 var writePool = sync.Pool{New: func() any { return new(writeBufs) }}
@@ -74,6 +78,21 @@ const maxPooledScratch = 1 << 20
 func (c *conn) writeLoop() {
 	for {
 		c.mu.Lock()
+		if rest := c.partial; rest != nil {
+			// A flush left the end of its frames: they go first.
+			c.partial = nil
+			timeout := c.srv.cfg.WriteTimeout
+			if c.closing {
+				timeout = c.srv.cfg.CloseGrace
+			}
+			c.mu.Unlock()
+			_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
+			if _, err := c.nc.Write(rest); err != nil {
+				c.writerFailed(err)
+				return
+			}
+			continue
+		}
 		batch := c.queue
 		c.queue = c.spare[:0]
 		c.spare = nil
@@ -83,6 +102,11 @@ func (c *conn) writeLoop() {
 		}
 		if len(batch) == 0 && closeFrame == nil {
 			c.spare = batch
+			if !c.closing && c.raw != nil {
+				// Flushes write without blocking and fail on a
+				// deadline that passed.
+				_ = c.nc.SetWriteDeadline(time.Time{})
+			}
 			c.writing = false
 			c.idle.Broadcast()
 			c.mu.Unlock()
@@ -117,31 +141,125 @@ func (c *conn) writeLoop() {
 			c.mu.Unlock()
 		}
 		if err != nil {
-			c.writeFailed(err)
-			c.mu.Lock()
-			c.writing = false
-			c.idle.Broadcast()
-			c.mu.Unlock()
+			c.writerFailed(err)
 			return
 		}
 	}
 }
 
-// writeFrames writes batch in one writev: per frame, its header, the shared
-// body and the sequence number, the small pieces of consecutive frames
-// sharing one iovec.
+// writerFailed ends the running writer after a failed write.
+func (c *conn) writerFailed(err error) {
+	c.writeFailed(err)
+	c.mu.Lock()
+	c.writing = false
+	c.idle.Broadcast()
+	c.mu.Unlock()
+}
+
+// flush writes the frames fan-out workers queued, from the worker that
+// queued them, at the end of its batch: all of them in one writev, without
+// blocking. What the socket does not take at once goes to the writer
+// goroutine, which is then started; so is it when frames arrived
+// meanwhile, or where writes cannot be tried without blocking.
+func (c *conn) flush() {
+	c.mu.Lock()
+	c.batched = false
+	if c.writing || c.dead || len(c.queue) == 0 {
+		// A running writer takes the frames with its next batch.
+		c.mu.Unlock()
+		return
+	}
+	c.writing = true
+	if c.raw == nil {
+		c.srv.spawn(c.writeLoop)
+		c.mu.Unlock()
+		return
+	}
+	batch := c.queue
+	c.queue, c.spare = c.spare[:0], nil
+	c.mu.Unlock()
+
+	rest, err := c.writeNow(batch)
+	clear(batch)
+	if cap(batch) > 1024 {
+		batch = nil
+	}
+	if err != nil {
+		c.mu.Lock()
+		c.spare = batch[:0]
+		c.mu.Unlock()
+		c.writerFailed(err)
+		return
+	}
+	c.mu.Lock()
+	c.spare = batch[:0]
+	c.partial = rest
+	if rest != nil {
+		c.srv.partialWrites.Add(1)
+	}
+	if rest != nil || len(c.queue) > 0 || c.closeFrame != nil {
+		c.srv.spawn(c.writeLoop) // it inherits writing
+	} else {
+		c.writing = false
+		c.idle.Broadcast()
+	}
+	c.mu.Unlock()
+}
+
+// writeNow writes batch without blocking and returns a copy of what the
+// socket did not take (nil: everything went).
+func (c *conn) writeNow(batch []outFrame) (rest []byte, err error) {
+	wb := writePool.Get().(*writeBufs)
+	defer wb.release()
+	iov, err := c.encode(wb, batch)
+	if err != nil {
+		return nil, err
+	}
+	n, err := writevNow(c.raw, iov, &wb.vecs)
+	if err != nil && !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, err
+	}
+	// EAGAIN: the socket buffer is full; a deadline that passed (the last
+	// writer's): the writer goroutine tries with a new one.
+	for _, b := range iov {
+		if n >= len(b) {
+			n -= len(b)
+			continue
+		}
+		rest = append(rest, b[n:]...)
+		n = 0
+	}
+	return rest, nil
+}
+
+// writeFrames writes batch in one writev, blocking.
 func (c *conn) writeFrames(batch []outFrame) error {
 	wb := writePool.Get().(*writeBufs)
-	defer func() {
-		clear(wb.iov[:cap(wb.iov)])
-		wb.iov = wb.iov[:0]
-		if cap(wb.scratch) > maxPooledScratch || cap(wb.out) > maxPooledScratch {
-			return
-		}
-		writePool.Put(wb)
-	}()
+	defer wb.release()
+	iov, err := c.encode(wb, batch)
+	if err != nil {
+		return err
+	}
+	_, err = iov.WriteTo(c.nc) // WriteTo consumes iov, not wb.iov
+	return err
+}
+
+// release returns wb to the pool, unless a burst made it large.
+func (wb *writeBufs) release() {
+	clear(wb.iov[:cap(wb.iov)])
+	wb.iov = wb.iov[:0]
+	if cap(wb.scratch) > maxPooledScratch || cap(wb.out) > maxPooledScratch || cap(wb.vecs) > 4096 {
+		return
+	}
+	writePool.Put(wb)
+}
+
+// encode lays batch out as iovecs in wb: per frame, its header, the shared
+// body and the sequence number, the small pieces of consecutive frames
+// sharing one iovec (or, with zlib-stream, the one compressed buffer).
+func (c *conn) encode(wb *writeBufs, batch []outFrame) (net.Buffers, error) {
 	if c.zlib {
-		return c.writeCompressed(wb, batch)
+		return c.compress(wb, batch)
 	}
 	// Headers are at most 10 bytes, sequence numbers 20 digits and '}'.
 	need := len(batch) * (10 + 21)
@@ -172,21 +290,19 @@ func (c *conn) writeFrames(batch []outFrame) error {
 		iov = append(iov, scratch[start:])
 	}
 	wb.iov, wb.scratch = iov, scratch
-	bufs := iov // WriteTo consumes its receiver
-	_, err := bufs.WriteTo(c.nc)
-	return err
+	return iov, nil
 }
 
-// writeCompressed writes batch as zlib-stream: every data payload goes
-// through the connection's one deflate stream and ends with a sync flush
-// (00 00 ff ff), each in its own binary frame, as Discord does. Control
-// frames are not compressed.
-func (c *conn) writeCompressed(wb *writeBufs, batch []outFrame) error {
+// compress lays batch out as zlib-stream: every data payload goes through
+// the connection's one deflate stream and ends with a sync flush (00 00 ff
+// ff), each in its own binary frame, as Discord does. Control frames are
+// not compressed. The stream belongs to the running writer.
+func (c *conn) compress(wb *writeBufs, batch []outFrame) (net.Buffers, error) {
 	if c.zw == nil {
 		c.zbuf = new(bytes.Buffer)
 		zw, err := zlib.NewWriterLevel(c.zbuf, zlib.BestSpeed)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		c.zw = zw
 	}
@@ -201,21 +317,21 @@ func (c *conn) writeCompressed(wb *writeBufs, batch []outFrame) error {
 		}
 		c.zbuf.Reset()
 		if _, err := c.zw.Write(f.body); err != nil {
-			return err
+			return nil, err
 		}
 		if f.seq > 0 {
 			t := append(strconv.AppendInt(tail[:0], f.seq, 10), '}')
 			if _, err := c.zw.Write(t); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if err := c.zw.Flush(); err != nil {
-			return err
+			return nil, err
 		}
 		out = appendFrameHeader(out, ws.OpBinary, c.zbuf.Len())
 		out = append(out, c.zbuf.Bytes()...)
 	}
 	wb.out = out
-	_, err := c.nc.Write(out)
-	return err
+	wb.iov = append(wb.iov[:0], out)
+	return wb.iov, nil
 }

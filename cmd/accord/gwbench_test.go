@@ -15,7 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -79,6 +79,7 @@ func BenchmarkGateway(b *testing.B) {
 	row("accord / bare", fmt.Sprintf("%.0f%%", 100*f.accord.perSec/f.bare.perSec), ">= 50%")
 	row(fmt.Sprintf("send→receive latency at %.0f msg/s (%.0f deliveries/s)", f.latRate, f.latRate*fanoutConns),
 		fmt.Sprintf("p50 %v, p99 %v (%d deliveries, %d/%d POSTs ok)", f.p50, f.p99, f.latSamples, f.latOK, f.latSent), "")
+	row("  of which the POST's answer (commit)", fmt.Sprintf("p50 %v, p99 %v", f.postP50, f.postP99), "")
 
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "\ngateway, one accord serve process, clients in the bench process, %d CPUs\n", numCPU())
@@ -638,6 +639,8 @@ type fanoutResult struct {
 	accord, bare   rate
 	latRate        float64
 	p50, p99       time.Duration
+	postP50        time.Duration // the POSTs' round trips in the latency window
+	postP99        time.Duration
 	latSamples     int
 	latSent, latOK int64
 }
@@ -662,11 +665,17 @@ func (g *gwBench) fanout(b *testing.B) fanoutResult {
 	r.accord = drive(b, t, clients, baseAccord, senders, g.node.Process.Pid,
 		func() { g.profile(b, "profile?seconds=4", "fanout-cpu.pb.gz") }, post)
 
-	// Latency at half that rate, paced by the clock.
+	// Latency at half that rate (or at ACCORD_GWBENCH_LATENCY_RATE
+	// messages/s, to compare builds), paced by the clock.
 	r.latRate = r.accord.perSec / fanoutConns / 2
+	if v, err := strconv.ParseFloat(os.Getenv("ACCORD_GWBENCH_LATENCY_RATE"), 64); err == nil && v > 0 {
+		r.latRate = v
+	}
 	t.done.Store(0)
 	var sent, ok atomic.Int64
 	var wg sync.WaitGroup
+	var postMu sync.Mutex // guards posts
+	var posts []int64     // POST round trips, ns
 	sem := make(chan struct{}, 512)
 	start := time.Now()
 	for n, now := 0, start; now.Sub(start) < latencyFor && n < phaseMessages; now = time.Now() {
@@ -680,10 +689,14 @@ func (g *gwBench) fanout(b *testing.B) fanoutResult {
 		sent.Add(1)
 		wg.Go(func() {
 			defer func() { <-sem }()
-			t.starts[idx].Store(time.Now().UnixNano())
+			t0 := time.Now()
+			t.starts[idx].Store(t0.UnixNano())
 			if post(idx) {
 				ok.Add(1)
 			}
+			postMu.Lock()
+			posts = append(posts, int64(time.Since(t0)))
+			postMu.Unlock()
 		})
 	}
 	wg.Wait()
@@ -694,14 +707,16 @@ func (g *gwBench) fanout(b *testing.B) fanoutResult {
 		lat = append(lat, c.lat...)
 		c.mu.Unlock()
 	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	pct := func(p float64) time.Duration {
+	pct := func(lat []int64, p float64) time.Duration {
 		if len(lat) == 0 {
 			return 0
 		}
 		return time.Duration(lat[min(len(lat)-1, int(float64(len(lat))*p))]).Round(10 * time.Microsecond)
 	}
-	r.p50, r.p99, r.latSamples, r.latSent, r.latOK = pct(0.50), pct(0.99), len(lat), sent.Load(), ok.Load()
+	slices.Sort(lat)
+	slices.Sort(posts)
+	r.p50, r.p99, r.latSamples, r.latSent, r.latOK = pct(lat, 0.50), pct(lat, 0.99), len(lat), sent.Load(), ok.Load()
+	r.postP50, r.postP99 = pct(posts, 0.50), pct(posts, 0.99)
 	for _, c := range clients {
 		_ = c.nc.Close()
 	}
