@@ -275,6 +275,7 @@ type phase struct {
 	wg       sync.WaitGroup
 	faultAt  time.Time
 	start    time.Time
+	failures map[string]int // why sends failed, guarded by mu
 }
 
 // newPhase creates the phase's channels in the checker's guild.
@@ -331,11 +332,26 @@ func (p *phase) send(n int) {
 		started: time.Now()}
 	r, err := nd.try("POST", "/api/v10/channels/"+rec.channel+"/messages", u.auth,
 		map[string]string{"content": rec.content})
-	if err == nil && r.status == 200 {
+	why := ""
+	switch {
+	case err != nil:
+		why = "error: " + err.Error()
+		if i := strings.LastIndex(why, ": "); i > 0 {
+			why = "error: " + why[i+2:]
+		}
+	case r.status == 200:
 		rec.acked, rec.id = true, str(r.obj(), "id")
+	default:
+		why = fmt.Sprintf("%d %s", r.status, str(r.obj(), "message"))
 	}
 	p.mu.Lock()
 	p.sends = append(p.sends, rec)
+	if why != "" {
+		if p.failures == nil {
+			p.failures = map[string]int{}
+		}
+		p.failures[why]++
+	}
 	p.mu.Unlock()
 }
 
@@ -478,8 +494,11 @@ func (p *phase) check() result {
 		}
 	}
 	r.fencings = p.k.c.sumMetric("accord_channel_fencings_total")
-	p.k.t.Logf("%s: sent %d, acked %d, stored %d (%d stored without an ack)", p.name, r.sent, r.acked, r.stored,
-		r.unackedStored)
+	p.mu.Lock()
+	failures := fmt.Sprint(p.failures)
+	p.mu.Unlock()
+	p.k.t.Logf("%s: sent %d, acked %d, stored %d (%d stored without an ack); failures: %s", p.name, r.sent, r.acked,
+		r.stored, r.unackedStored, failures)
 	return r
 }
 

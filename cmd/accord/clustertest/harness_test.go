@@ -147,9 +147,11 @@ func (c *testCluster) add() *node {
 	n.args = []string{"serve", "--data-dir", c.t.TempDir(), "--http-addr", n.http, "--gossip-addr", n.gossip,
 		"--remote-addr", freePort(c.t), "--shutdown-timeout", "20s", "--seeds", c.nodes[0].gossip}
 	n.env = append(os.Environ(), "DATABASE_URL="+c.dsn)
+	n.isolated.Store(true) // no load until it is ready
 	c.nodes = append(c.nodes, n)
 	n.start()
 	c.waitReady(n, c.alive()-1)
+	n.isolated.Store(false)
 	return n
 }
 
