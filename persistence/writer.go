@@ -34,23 +34,32 @@ type WriterConfig struct {
 	// MaxBatch is the most rows one transaction writes; default 512.
 	MaxBatch int
 	// MaxDelay is how long a batch may wait to fill, counted from the
-	// submission of its first row; default 1ms, negative for no wait. Rows
-	// that queued while the previous batch committed do not wait again.
-	// Measured on 2 cores shared with PostgreSQL (REST benchmark, 100
-	// senders waiting for their acks): 1ms sends ~10% more messages/s than
-	// 2ms with a p50 1ms lower, at ~15% more PostgreSQL CPU per row; with
-	// no wait, batches get small enough that PostgreSQL's per-batch cost
-	// (~250us of CPU) eats the gain. Under a deeper queue (the grain
-	// benchmark, 400 sends in flight) 2ms is ~8% faster.
+	// submission of its first row; zero or negative (the default) for no
+	// wait: a batch then holds the rows that queued while the previous one
+	// committed (group commit), so it is one row when the writer is idle and
+	// grows with the load. Rows that queued while the previous batch
+	// committed never wait again.
+	//
+	// Measured with the REST benchmark (rest/bench_test.go: 100 senders
+	// waiting for their acks, 2 cores shared with PostgreSQL), PostgreSQL's
+	// CPU per message: one lane without a wait, batches of ~30-50 rows,
+	// 14-16 µs; one lane with 1ms, ~41 rows, ~15 µs; two lanes with 1ms,
+	// ~23 rows, 20-23 µs; two lanes without a wait, ~18 rows, ~24 µs. A
+	// fixed wait buys nothing once batches form while another commits.
 	MaxDelay time.Duration
 	// QueueSize is how many submitted rows may wait, shared evenly by the
 	// lanes; beyond it Submit fails with ErrOverloaded. Default 16384.
 	QueueSize int
 	// Lanes is how many batches may be in flight at once, each on its own
-	// connection; a channel always uses the same lane. Default 2: with one,
-	// the database idles while the writer prepares the next batch and the
-	// writer idles while the database works (measured on 2 cores: 1 lane
-	// ~170k rows/s, 2 lanes ~260k, 3 lanes no better than 2).
+	// connection; a channel always uses the same lane. Default 1: every
+	// extra lane splits the rows that queue during a commit, so batches get
+	// smaller and PostgreSQL spends more per row (its per-batch cost, ~250us
+	// of CPU, is most of a small batch's). Two lanes move more rows per
+	// second only when the database, not the CPU, is the bottleneck
+	// (measured on 2 cores with the writer alone: 1 lane ~170k rows/s,
+	// 2 lanes ~260k, 3 no better than 2); with the REST path on the same
+	// cores, one lane sends as many messages per second at ~30% less
+	// PostgreSQL CPU per message.
 	Lanes int
 	// Logger receives batch failures; nil means slog.Default().
 	Logger *slog.Logger
@@ -121,14 +130,11 @@ func NewMessageWriter(s *Store, cfg WriterConfig) *MessageWriter {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 512
 	}
-	if cfg.MaxDelay == 0 {
-		cfg.MaxDelay = time.Millisecond
-	}
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 16384
 	}
 	if cfg.Lanes <= 0 {
-		cfg.Lanes = 2
+		cfg.Lanes = 1
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
