@@ -33,33 +33,30 @@ var (
 type WriterConfig struct {
 	// MaxBatch is the most rows one transaction writes; default 512.
 	MaxBatch int
-	// MaxDelay is how long a batch may wait to fill, counted from the
-	// submission of its first row; zero or negative (the default) for no
-	// wait: a batch then holds the rows that queued while the previous one
-	// committed (group commit), so it is one row when the writer is idle and
-	// grows with the load. Rows that queued while the previous batch
-	// committed never wait again.
-	//
-	// Measured with the REST benchmark (rest/bench_test.go: 100 senders
-	// waiting for their acks, 2 cores shared with PostgreSQL), PostgreSQL's
-	// CPU per message: one lane without a wait, batches of ~30-50 rows,
-	// 14-16 µs; one lane with 1ms, ~41 rows, ~15 µs; two lanes with 1ms,
-	// ~23 rows, 20-23 µs; two lanes without a wait, ~18 rows, ~24 µs. A
-	// fixed wait buys nothing once batches form while another commits.
+	// MaxDelay is how long a batch may wait to fill while another batch is
+	// in flight, counted from the submission of its first row; default
+	// 1ms, negative for none. An idle writer starts a batch at once, and a
+	// batch always takes the rows that arrive while the batch before it
+	// fences and writes (it could not start sooner): batches are one row
+	// when the writer is idle and grow with the load (group commit).
 	MaxDelay time.Duration
-	// QueueSize is how many submitted rows may wait, shared evenly by the
-	// lanes; beyond it Submit fails with ErrOverloaded. Default 16384.
+	// QueueSize is how many submitted rows may wait; beyond it Submit fails
+	// with ErrOverloaded. Default 16384.
 	QueueSize int
 	// Lanes is how many batches may be in flight at once, each on its own
-	// connection; a channel always uses the same lane. Default 1: every
-	// extra lane splits the rows that queue during a commit, so batches get
-	// smaller and PostgreSQL spends more per row (its per-batch cost, ~250us
-	// of CPU, is most of a small batch's). Two lanes move more rows per
-	// second only when the database, not the CPU, is the bottleneck
-	// (measured on 2 cores with the writer alone: 1 lane ~170k rows/s,
-	// 2 lanes ~260k, 3 no better than 2); with the REST path on the same
-	// cores, one lane sends as many messages per second at ~30% less
-	// PostgreSQL CPU per message.
+	// connection (see MessageWriter for their order). Default 2: while one
+	// batch commits and reports, the next fences and writes.
+	//
+	// Measured with the REST benchmark (rest/bench_test.go: 100 senders
+	// waiting for their acks, 2 cores shared with PostgreSQL): the earlier
+	// design, two lanes by channel each waiting 1ms for its batch to fill,
+	// made batches of ~23 rows at 18-23 µs of PostgreSQL CPU per message;
+	// one batch at a time without a wait made ~40 rows at 14-16 µs but,
+	// its round trips in series, sent fewer messages per second once the
+	// machine was not saturated; this pipeline, 2 deep with 1ms, 19-27 µs
+	// (by the same benchmark in alternating runs: 22-35 µs before) at a
+	// rate no lower than before. Without the 1ms under load, batches were
+	// smaller and PostgreSQL's CPU per message higher.
 	Lanes int
 	// Logger receives batch failures; nil means slog.Default().
 	Logger *slog.Logger
@@ -86,15 +83,20 @@ var emptyIDs = []int64{}
 // batch, fenced by each channel's owner epoch, and reports every row's outcome
 // once, in submission order for each channel.
 //
-// Rows go to one of a few lanes by channel. A lane has its own queue and
-// commits one batch at a time, in queue order, so a channel's rows are also
-// committed, and become visible to readers, in submission (id) order; lanes
-// commit concurrently.
+// Batches form from one queue and go through a pipeline up to Lanes deep,
+// each batch on its own connection: while one batch commits, the next takes
+// its locks and writes its rows, and the one after that fills with the rows
+// that arrive meanwhile. Batch k+1 starts only once batch k has taken every
+// lock it will hold (its fence and COPY are done), commits only once batch
+// k's outcome is final, and reports only after batch k has reported. So rows
+// commit, become visible to readers and are reported in submission (id)
+// order, and batch k never waits for a lock batch k+1 holds (the waits go
+// one way: no deadlock, even for rows that conflict).
 type MessageWriter struct {
 	store *Store
 	cfg   WriterConfig
 	log   *slog.Logger
-	lanes []*writerLane
+	queue chan pendingRow
 	m     *writerMetrics // nil without cfg.Metrics
 
 	// mu guards stopped. Submit holds it shared while it queues a row, so
@@ -108,16 +110,6 @@ type MessageWriter struct {
 	commit func(ctx context.Context, tx pgx.Tx) error
 }
 
-// writerLane is one queue and its batch; its fields other than queue are
-// owned by the lane's goroutine in Run.
-type writerLane struct {
-	w     *MessageWriter
-	queue chan pendingRow
-	batch []pendingRow
-	errs  []error
-	timer *time.Timer
-}
-
 type pendingRow struct {
 	m      Message
 	epoch  int64
@@ -125,16 +117,40 @@ type pendingRow struct {
 	queued time.Time
 }
 
+// batch is one transaction's rows on their way through the pipeline. Its
+// rows and errs belong to the goroutine that runs it; the channels are
+// closed once each.
+type batch struct {
+	rows []pendingRow
+	errs []error
+	prev *batch // dispatched just before, nil when it had finished; dropped once waited for
+	// locked is closed once the batch takes no further locks: its COPY is
+	// done, or it finished. The next batch starts then.
+	locked     chan struct{}
+	lockedOnce sync.Once
+	// settled is closed once the batch's outcome is final. The next batch
+	// commits only then.
+	settled chan struct{}
+	// reported is closed once every row's callback ran. The next batch
+	// reports only then.
+	reported chan struct{}
+}
+
+func (b *batch) markLocked() { b.lockedOnce.Do(func() { close(b.locked) }) }
+
 // NewMessageWriter returns a writer on s; start it with Run.
 func NewMessageWriter(s *Store, cfg WriterConfig) *MessageWriter {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 512
 	}
+	if cfg.MaxDelay == 0 {
+		cfg.MaxDelay = time.Millisecond
+	}
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 16384
 	}
 	if cfg.Lanes <= 0 {
-		cfg.Lanes = 1
+		cfg.Lanes = 2
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -143,37 +159,13 @@ func NewMessageWriter(s *Store, cfg WriterConfig) *MessageWriter {
 		store:  s,
 		cfg:    cfg,
 		log:    cfg.Logger,
+		queue:  make(chan pendingRow, cfg.QueueSize),
 		commit: func(ctx context.Context, tx pgx.Tx) error { return tx.Commit(ctx) },
 	}
-	perLane := (cfg.QueueSize + cfg.Lanes - 1) / cfg.Lanes
-	for range cfg.Lanes {
-		l := &writerLane{
-			w:     w,
-			queue: make(chan pendingRow, perLane),
-			batch: make([]pendingRow, 0, cfg.MaxBatch),
-			errs:  make([]error, cfg.MaxBatch),
-			timer: time.NewTimer(time.Hour),
-		}
-		l.timer.Stop()
-		w.lanes = append(w.lanes, l)
-	}
 	if cfg.Metrics != nil {
-		w.m = newWriterMetrics(cfg.Metrics, w.log, func() float64 {
-			n := 0
-			for _, l := range w.lanes {
-				n += len(l.queue)
-			}
-			return float64(n)
-		})
+		w.m = newWriterMetrics(cfg.Metrics, w.log, func() float64 { return float64(len(w.queue)) })
 	}
 	return w
-}
-
-// lane returns the lane of a channel. Snowflakes' low bits are mostly zero
-// (sequence numbers), so the id is mixed first (Fibonacci hashing).
-func (w *MessageWriter) lane(channelID int64) *writerLane {
-	h := uint64(channelID) * 0x9E3779B97F4A7C15
-	return w.lanes[(h>>32)%uint64(len(w.lanes))]
 }
 
 // Submit queues a new message written under the channel owner epoch. It never
@@ -191,14 +183,13 @@ func (w *MessageWriter) Submit(m Message, epoch int64, done func(error)) error {
 	if m.MentionRoles == nil {
 		m.MentionRoles = emptyIDs
 	}
-	l := w.lane(m.ChannelID)
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.stopped {
 		return ErrWriterStopped
 	}
 	select {
-	case l.queue <- pendingRow{m: m, epoch: epoch, done: done, queued: time.Now()}:
+	case w.queue <- pendingRow{m: m, epoch: epoch, done: done, queued: time.Now()}:
 		return nil
 	default:
 		return ErrOverloaded
@@ -209,54 +200,106 @@ func (w *MessageWriter) Submit(m Message, epoch int64, done func(error)) error {
 // every row still queued with ErrWriterStopped, and returns. Call it once.
 func (w *MessageWriter) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	for _, l := range w.lanes {
-		wg.Go(func() { l.run(ctx) })
+	// A token per batch in flight; the collector holds one while it
+	// fills the next batch.
+	slots := make(chan struct{}, w.cfg.Lanes)
+	// Row slices of finished batches, for reuse.
+	free := make(chan []pendingRow, w.cfg.Lanes+1)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var prev *batch
+	for ctx.Err() == nil {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			continue
+		}
+		var rows []pendingRow
+		select {
+		case rows = <-free:
+		default:
+			rows = make([]pendingRow, 0, w.cfg.MaxBatch)
+		}
+		rows, ok := w.collect(ctx, rows, prev, timer)
+		if !ok {
+			<-slots
+			break
+		}
+		b := &batch{rows: rows, errs: make([]error, len(rows)), prev: prev,
+			locked: make(chan struct{}), settled: make(chan struct{}), reported: make(chan struct{})}
+		wg.Go(func() {
+			w.runBatch(ctx, b)
+			clear(b.rows) // drop the references to callbacks and contents
+			select {
+			case free <- b.rows[:0]:
+			default:
+			}
+			<-slots
+		})
+		prev = b
 	}
 	wg.Wait()
 	w.stop()
 }
 
-func (l *writerLane) run(ctx context.Context) {
-	for ctx.Err() == nil {
-		select {
-		case <-ctx.Done():
-			return
-		case p := <-l.queue:
-			l.batch = append(l.batch[:0], p)
-		}
-		l.fill(ctx)
-		l.w.writeBatch(context.WithoutCancel(ctx), l.batch, l.errs[:len(l.batch)])
-		clear(l.batch) // drop the references to callbacks and contents
+// collect fills rows with the next batch: at least one row, then every row
+// that arrives until the previous batch has taken its locks (this batch could
+// not start before) and, with a MaxDelay, until the first row has waited
+// that long, or until the batch is full. It reports false, with no rows,
+// when ctx ends first.
+func (w *MessageWriter) collect(ctx context.Context, rows []pendingRow, prev *batch, timer *time.Timer) ([]pendingRow, bool) {
+	select {
+	case p := <-w.queue:
+		rows = append(rows, p)
+	case <-ctx.Done():
+		return rows, false
 	}
-}
-
-// fill adds queued rows to the batch until it is full or its first row has
-// waited MaxDelay.
-func (l *writerLane) fill(ctx context.Context) {
-	deadline := l.batch[0].queued.Add(l.w.cfg.MaxDelay)
-	for len(l.batch) < l.w.cfg.MaxBatch {
+	var locked <-chan struct{}
+	// An idle writer sends a row at once; MaxDelay applies while another
+	// batch is in flight.
+	deadline := rows[0].queued
+	if prev != nil && !isClosed(prev.settled) {
+		locked = prev.locked
+		deadline = deadline.Add(w.cfg.MaxDelay)
+	}
+	for len(rows) < w.cfg.MaxBatch {
 		select {
-		case p := <-l.queue:
-			l.batch = append(l.batch, p)
+		case p := <-w.queue:
+			rows = append(rows, p)
 			continue
 		default:
 		}
+		if locked != nil {
+			select {
+			case <-locked:
+				locked = nil
+			default:
+			}
+		}
 		wait := time.Until(deadline)
-		if wait <= 0 {
-			return
+		if locked == nil && wait <= 0 {
+			break
 		}
-		l.timer.Reset(wait)
+		var expired <-chan time.Time
+		if wait > 0 {
+			timer.Reset(wait)
+			expired = timer.C
+		}
 		select {
-		case p := <-l.queue:
-			l.timer.Stop()
-			l.batch = append(l.batch, p)
-		case <-l.timer.C:
-			return
+		case p := <-w.queue:
+			rows = append(rows, p)
+		case <-locked:
+			locked = nil
+		case <-expired:
 		case <-ctx.Done():
-			l.timer.Stop()
-			return
+			// Write what is in hand: the batch waits for its
+			// predecessor itself.
+			timer.Stop()
+			return rows, true
 		}
+		timer.Stop()
 	}
+	return rows, true
 }
 
 // stop refuses further rows and fails the queued ones.
@@ -264,27 +307,44 @@ func (w *MessageWriter) stop() {
 	w.mu.Lock()
 	w.stopped = true
 	w.mu.Unlock()
-	for _, l := range w.lanes {
-		for len(l.queue) > 0 {
-			p := <-l.queue
-			if w.m != nil {
-				w.m.failed.Inc()
-			}
-			if p.done != nil {
-				p.done(ErrWriterStopped)
-			}
+	for len(w.queue) > 0 {
+		p := <-w.queue
+		if w.m != nil {
+			w.m.failed.Inc()
+		}
+		if p.done != nil {
+			p.done(ErrWriterStopped)
 		}
 	}
 }
 
-// writeBatch commits rows and reports every row's outcome in order.
-func (w *MessageWriter) writeBatch(ctx context.Context, rows []pendingRow, errs []error) {
+// runBatch commits b after its predecessor has taken its locks and reports
+// every row's outcome in order, after its predecessor's. A batch still
+// waiting for its predecessor when ctx (Run's) ends is not written: its rows
+// fail with ErrWriterStopped, as the queued ones do.
+func (w *MessageWriter) runBatch(ctx context.Context, b *batch) {
+	if b.prev != nil {
+		<-b.prev.locked
+	}
 	start := time.Now()
-	w.write(ctx, rows, errs)
+	if b.prev != nil && ctx.Err() != nil {
+		for i := range b.errs {
+			b.errs[i] = ErrWriterStopped
+		}
+	} else {
+		w.write(context.WithoutCancel(ctx), b, b.rows, b.errs, true)
+	}
+	b.markLocked()
+	if b.prev != nil {
+		// A batch that committed nothing settles after its predecessor
+		// too, or the next one could commit before that.
+		<-b.prev.settled
+	}
+	close(b.settled)
 	if w.m != nil {
 		w.m.commitSeconds.Observe(time.Since(start).Seconds())
-		w.m.batchRows.Observe(float64(len(rows)))
-		for _, err := range errs {
+		w.m.batchRows.Observe(float64(len(b.rows)))
+		for _, err := range b.errs {
 			switch {
 			case err == nil:
 				w.m.committed.Inc()
@@ -295,28 +355,35 @@ func (w *MessageWriter) writeBatch(ctx context.Context, rows []pendingRow, errs 
 			}
 		}
 	}
-	for i := range rows {
-		if rows[i].done != nil {
-			rows[i].done(errs[i])
+	if b.prev != nil {
+		<-b.prev.reported
+		b.prev = nil // the chain of batches ends here
+	}
+	for i := range b.rows {
+		if b.rows[i].done != nil {
+			b.rows[i].done(b.errs[i])
 		}
 	}
-	clear(errs)
+	close(b.reported)
 }
 
-// write commits rows, setting errs[i] to row i's outcome. A batch that fails
-// on a row's own fault (a duplicate id, an id no partition holds, text
-// PostgreSQL refuses) is split and retried in halves until the culprits are
-// alone: its transaction rolled back, so a retry cannot duplicate anything,
-// and one bad row does not fail hundreds of good ones.
-func (w *MessageWriter) write(ctx context.Context, rows []pendingRow, errs []error) {
-	definite, err := w.tryWrite(ctx, rows, errs)
+// write commits rows, a part of b (whole when they are all of b's rows),
+// setting errs[i] to row i's outcome. A batch that fails on a row's own fault
+// (a duplicate id, an id no partition holds, text PostgreSQL refuses) before
+// it has let the next batch start is split and retried in halves until the
+// culprits are alone: its transaction rolled back, so a retry cannot
+// duplicate anything, and one bad row does not fail hundreds of good ones.
+// (Once the next batch has started, a retry could wait for that batch's
+// locks while it waits for this one: then the rows fail.)
+func (w *MessageWriter) write(ctx context.Context, b *batch, rows []pendingRow, errs []error, whole bool) {
+	definite, err := w.tryWrite(ctx, b, rows, errs, whole)
 	if err == nil {
 		return
 	}
-	if definite && len(rows) > 1 && rowFault(err) {
+	if definite && len(rows) > 1 && rowFault(err) && !isClosed(b.locked) {
 		mid := len(rows) / 2
-		w.write(ctx, rows[:mid], errs[:mid])
-		w.write(ctx, rows[mid:], errs[mid:])
+		w.write(ctx, b, rows[:mid], errs[:mid], false)
+		w.write(ctx, b, rows[mid:], errs[mid:], false)
 		return
 	}
 	switch {
@@ -330,6 +397,15 @@ func (w *MessageWriter) write(ctx context.Context, rows []pendingRow, errs []err
 		if errs[i] == nil {
 			errs[i] = err
 		}
+	}
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -374,7 +450,10 @@ var messageCopyColumns = []string{"id", "channel_id", "guild_id", "author_id", "
 // stale epoch get ErrFenced in errs; an error for the whole batch is
 // returned, with definite false when the outcome of its COMMIT could not be
 // established (errs then already holds each row's outcome).
-func (w *MessageWriter) tryWrite(ctx context.Context, rows []pendingRow, errs []error) (definite bool, err error) {
+//
+// For the whole of b, the next batch may start once the COPY is done; any
+// COMMIT of b's rows waits until the batch before b has settled.
+func (w *MessageWriter) tryWrite(ctx context.Context, b *batch, rows []pendingRow, errs []error, whole bool) (definite bool, err error) {
 	clear(errs)
 	ctx, cancel := context.WithTimeout(ctx, writerCommitTimeout)
 	defer cancel()
@@ -439,6 +518,12 @@ func (w *MessageWriter) tryWrite(ctx context.Context, rows []pendingRow, errs []
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"messages"}, messageCopyColumns, newMessageSource(rows, errs)); err != nil {
 		return true, err
+	}
+	if whole {
+		b.markLocked()
+	}
+	if b.prev != nil {
+		<-b.prev.settled
 	}
 	if err := w.commit(ctx, tx); err != nil {
 		var pgErr *pgconn.PgError

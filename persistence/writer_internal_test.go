@@ -151,3 +151,69 @@ func TestEpochAcquireWaitsForFencedBatch(t *testing.T) {
 		t.Fatalf("%d rows stored", n)
 	}
 }
+
+// With two batches in flight, the second fences and writes while the first
+// commits, but commits and reports only after it: rows become visible in
+// submission order.
+func TestWriterPipelineCommitsInOrder(t *testing.T) {
+	s := newInternalStore(t)
+	ctx := context.Background()
+	e, _ := s.AcquireChannelEpoch(ctx, 1)
+	first, release := make(chan struct{}), make(chan struct{})
+	var commits sync.Mutex
+	n := 0
+	w := NewMessageWriter(s, WriterConfig{MaxBatch: 1, Lanes: 2, Logger: quietLog})
+	w.commit = func(ctx context.Context, tx pgx.Tx) error {
+		commits.Lock()
+		n++
+		if n == 1 {
+			close(first)
+			commits.Unlock()
+			<-release
+		} else {
+			commits.Unlock()
+		}
+		return tx.Commit(ctx)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); w.Run(runCtx) }()
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	defer func() { unblock(); cancel(); <-stopped }()
+
+	base := int64(snowflake.FromTime(time.Now()))
+	var mu sync.Mutex
+	var order []int64
+	var wg sync.WaitGroup
+	submit := func(id int64) {
+		wg.Add(1)
+		if err := w.Submit(Message{ID: id, ChannelID: 1, AuthorID: 1, Content: "m"}, e, func(err error) {
+			if err != nil {
+				t.Errorf("row %d: %v", id, err)
+			}
+			mu.Lock()
+			order = append(order, id)
+			mu.Unlock()
+			wg.Done()
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	submit(base + 1)
+	<-first
+	submit(base + 2)
+	// The second batch could commit now if nothing held it.
+	time.Sleep(300 * time.Millisecond)
+	if got := countMessages(t, s); got != 0 {
+		t.Fatalf("%d rows visible while the first batch had not committed", got)
+	}
+	unblock()
+	wg.Wait()
+	if len(order) != 2 || order[0] != base+1 || order[1] != base+2 {
+		t.Fatalf("reported %v, want [%d %d]", order, base+1, base+2)
+	}
+	if got := countMessages(t, s); got != 2 {
+		t.Fatalf("%d rows stored", got)
+	}
+}
