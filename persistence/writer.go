@@ -47,16 +47,18 @@ type WriterConfig struct {
 	// connection (see MessageWriter for their order). Default 2: while one
 	// batch commits and reports, the next fences and writes.
 	//
-	// Measured with the REST benchmark (rest/bench_test.go: 100 senders
-	// waiting for their acks, 2 cores shared with PostgreSQL): the earlier
-	// design, two lanes by channel each waiting 1ms for its batch to fill,
-	// made batches of ~23 rows at 18-23 µs of PostgreSQL CPU per message;
-	// one batch at a time without a wait made ~40 rows at 14-16 µs but,
-	// its round trips in series, sent fewer messages per second once the
-	// machine was not saturated; this pipeline, 2 deep with 1ms, 19-27 µs
-	// (by the same benchmark in alternating runs: 22-35 µs before) at a
-	// rate no lower than before. Without the 1ms under load, batches were
-	// smaller and PostgreSQL's CPU per message higher.
+	// Measured with the REST load of rest/bench_test.go (100 senders waiting
+	// for their acks, 2 cores shared with PostgreSQL and other work), in
+	// alternating runs: the earlier design, two lanes by channel each
+	// waiting 1ms for its batch to fill, made batches of ~23 rows at 19-23
+	// µs of PostgreSQL CPU per message; this pipeline, 2 deep with 1ms,
+	// 15-19 µs at the same rate (within the noise); one batch at a time
+	// without a wait, ~40-row batches at 14-17 µs, but its round trips in
+	// series cost messages per second whenever the machine was not
+	// saturated; 2 deep without the wait, 17-21 µs. With the writer alone
+	// (Submit from 100 goroutines, 200µs between an ack and the next row)
+	// the no-wait settings move ~40% more rows per second: MaxDelay only
+	// pays when senders take longer than a commit to come back.
 	Lanes int
 	// Logger receives batch failures; nil means slog.Default().
 	Logger *slog.Logger

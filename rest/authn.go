@@ -149,7 +149,7 @@ func (f *familyCache) put(id int64, active bool) {
 // than the rest of an authenticated request. Revocation is not affected: the
 // token family is checked on every request.
 type verifiedTokens struct {
-	mu sync.RWMutex // guards m
+	mu sync.RWMutex             // guards m
 	m  map[string]*token.Claims // the claims are never modified
 }
 
