@@ -33,32 +33,24 @@ var (
 type WriterConfig struct {
 	// MaxBatch is the most rows one transaction writes; default 512.
 	MaxBatch int
-	// MaxDelay is how long a batch may wait to fill while another batch is
-	// in flight, counted from the submission of its first row; default
-	// 1ms, negative for none. An idle writer starts a batch at once, and a
-	// batch always takes the rows that arrive while the batch before it
-	// fences and writes (it could not start sooner): batches are one row
-	// when the writer is idle and grow with the load (group commit).
+	// MaxDelay is how long a batch may wait to fill, counted from the
+	// submission of its first row; default 1ms, negative for no wait. Rows
+	// that queued while the previous batch committed do not wait again.
+	// Measured on 2 cores shared with PostgreSQL (REST benchmark, 100
+	// senders waiting for their acks): 1ms sends ~10% more messages/s than
+	// 2ms with a p50 1ms lower, at ~15% more PostgreSQL CPU per row; with
+	// no wait, batches get small enough that PostgreSQL's per-batch cost
+	// (~250us of CPU) eats the gain. Under a deeper queue (the grain
+	// benchmark, 400 sends in flight) 2ms is ~8% faster.
 	MaxDelay time.Duration
-	// QueueSize is how many submitted rows may wait; beyond it Submit fails
-	// with ErrOverloaded. Default 16384.
+	// QueueSize is how many submitted rows may wait, shared evenly by the
+	// lanes; beyond it Submit fails with ErrOverloaded. Default 16384.
 	QueueSize int
 	// Lanes is how many batches may be in flight at once, each on its own
-	// connection (see MessageWriter for their order). Default 2: while one
-	// batch commits and reports, the next fences and writes.
-	//
-	// Measured with the REST load of rest/bench_test.go (100 senders waiting
-	// for their acks, 2 cores shared with PostgreSQL and other work), in
-	// alternating runs: the earlier design, two lanes by channel each
-	// waiting 1ms for its batch to fill, made batches of ~23 rows at 19-23
-	// µs of PostgreSQL CPU per message; this pipeline, 2 deep with 1ms,
-	// 15-19 µs at the same rate (within the noise); one batch at a time
-	// without a wait, ~40-row batches at 14-17 µs, but its round trips in
-	// series cost messages per second whenever the machine was not
-	// saturated; 2 deep without the wait, 17-21 µs. With the writer alone
-	// (Submit from 100 goroutines, 200µs between an ack and the next row)
-	// the no-wait settings move ~40% more rows per second: MaxDelay only
-	// pays when senders take longer than a commit to come back.
+	// connection; a channel always uses the same lane. Default 2: with one,
+	// the database idles while the writer prepares the next batch and the
+	// writer idles while the database works (measured on 2 cores: 1 lane
+	// ~170k rows/s, 2 lanes ~260k, 3 lanes no better than 2).
 	Lanes int
 	// Logger receives batch failures; nil means slog.Default().
 	Logger *slog.Logger
@@ -85,20 +77,15 @@ var emptyIDs = []int64{}
 // batch, fenced by each channel's owner epoch, and reports every row's outcome
 // once, in submission order for each channel.
 //
-// Batches form from one queue and go through a pipeline up to Lanes deep,
-// each batch on its own connection: while one batch commits, the next takes
-// its locks and writes its rows, and the one after that fills with the rows
-// that arrive meanwhile. Batch k+1 starts only once batch k has taken every
-// lock it will hold (its fence and COPY are done), commits only once batch
-// k's outcome is final, and reports only after batch k has reported. So rows
-// commit, become visible to readers and are reported in submission (id)
-// order, and batch k never waits for a lock batch k+1 holds (the waits go
-// one way: no deadlock, even for rows that conflict).
+// Rows go to one of a few lanes by channel. A lane has its own queue and
+// commits one batch at a time, in queue order, so a channel's rows are also
+// committed, and become visible to readers, in submission (id) order; lanes
+// commit concurrently.
 type MessageWriter struct {
 	store *Store
 	cfg   WriterConfig
 	log   *slog.Logger
-	queue chan pendingRow
+	lanes []*writerLane
 	m     *writerMetrics // nil without cfg.Metrics
 
 	// mu guards stopped. Submit holds it shared while it queues a row, so
@@ -112,33 +99,22 @@ type MessageWriter struct {
 	commit func(ctx context.Context, tx pgx.Tx) error
 }
 
+// writerLane is one queue and its batch; its fields other than queue are
+// owned by the lane's goroutine in Run.
+type writerLane struct {
+	w     *MessageWriter
+	queue chan pendingRow
+	batch []pendingRow
+	errs  []error
+	timer *time.Timer
+}
+
 type pendingRow struct {
 	m      Message
 	epoch  int64
 	done   func(error)
 	queued time.Time
 }
-
-// batch is one transaction's rows on their way through the pipeline. Its
-// rows and errs belong to the goroutine that runs it; the channels are
-// closed once each.
-type batch struct {
-	rows []pendingRow
-	errs []error
-	prev *batch // dispatched just before, nil when it had finished; dropped once waited for
-	// locked is closed once the batch takes no further locks: its COPY is
-	// done, or it finished. The next batch starts then.
-	locked     chan struct{}
-	lockedOnce sync.Once
-	// settled is closed once the batch's outcome is final. The next batch
-	// commits only then.
-	settled chan struct{}
-	// reported is closed once every row's callback ran. The next batch
-	// reports only then.
-	reported chan struct{}
-}
-
-func (b *batch) markLocked() { b.lockedOnce.Do(func() { close(b.locked) }) }
 
 // NewMessageWriter returns a writer on s; start it with Run.
 func NewMessageWriter(s *Store, cfg WriterConfig) *MessageWriter {
@@ -161,13 +137,37 @@ func NewMessageWriter(s *Store, cfg WriterConfig) *MessageWriter {
 		store:  s,
 		cfg:    cfg,
 		log:    cfg.Logger,
-		queue:  make(chan pendingRow, cfg.QueueSize),
 		commit: func(ctx context.Context, tx pgx.Tx) error { return tx.Commit(ctx) },
 	}
+	perLane := (cfg.QueueSize + cfg.Lanes - 1) / cfg.Lanes
+	for range cfg.Lanes {
+		l := &writerLane{
+			w:     w,
+			queue: make(chan pendingRow, perLane),
+			batch: make([]pendingRow, 0, cfg.MaxBatch),
+			errs:  make([]error, cfg.MaxBatch),
+			timer: time.NewTimer(time.Hour),
+		}
+		l.timer.Stop()
+		w.lanes = append(w.lanes, l)
+	}
 	if cfg.Metrics != nil {
-		w.m = newWriterMetrics(cfg.Metrics, w.log, func() float64 { return float64(len(w.queue)) })
+		w.m = newWriterMetrics(cfg.Metrics, w.log, func() float64 {
+			n := 0
+			for _, l := range w.lanes {
+				n += len(l.queue)
+			}
+			return float64(n)
+		})
 	}
 	return w
+}
+
+// lane returns the lane of a channel. Snowflakes' low bits are mostly zero
+// (sequence numbers), so the id is mixed first (Fibonacci hashing).
+func (w *MessageWriter) lane(channelID int64) *writerLane {
+	h := uint64(channelID) * 0x9E3779B97F4A7C15
+	return w.lanes[(h>>32)%uint64(len(w.lanes))]
 }
 
 // Submit queues a new message written under the channel owner epoch. It never
@@ -185,13 +185,14 @@ func (w *MessageWriter) Submit(m Message, epoch int64, done func(error)) error {
 	if m.MentionRoles == nil {
 		m.MentionRoles = emptyIDs
 	}
+	l := w.lane(m.ChannelID)
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.stopped {
 		return ErrWriterStopped
 	}
 	select {
-	case w.queue <- pendingRow{m: m, epoch: epoch, done: done, queued: time.Now()}:
+	case l.queue <- pendingRow{m: m, epoch: epoch, done: done, queued: time.Now()}:
 		return nil
 	default:
 		return ErrOverloaded
@@ -202,106 +203,54 @@ func (w *MessageWriter) Submit(m Message, epoch int64, done func(error)) error {
 // every row still queued with ErrWriterStopped, and returns. Call it once.
 func (w *MessageWriter) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	// A token per batch in flight; the collector holds one while it
-	// fills the next batch.
-	slots := make(chan struct{}, w.cfg.Lanes)
-	// Row slices of finished batches, for reuse.
-	free := make(chan []pendingRow, w.cfg.Lanes+1)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	var prev *batch
-	for ctx.Err() == nil {
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			continue
-		}
-		var rows []pendingRow
-		select {
-		case rows = <-free:
-		default:
-			rows = make([]pendingRow, 0, w.cfg.MaxBatch)
-		}
-		rows, ok := w.collect(ctx, rows, prev, timer)
-		if !ok {
-			<-slots
-			break
-		}
-		b := &batch{rows: rows, errs: make([]error, len(rows)), prev: prev,
-			locked: make(chan struct{}), settled: make(chan struct{}), reported: make(chan struct{})}
-		wg.Go(func() {
-			w.runBatch(ctx, b)
-			clear(b.rows) // drop the references to callbacks and contents
-			select {
-			case free <- b.rows[:0]:
-			default:
-			}
-			<-slots
-		})
-		prev = b
+	for _, l := range w.lanes {
+		wg.Go(func() { l.run(ctx) })
 	}
 	wg.Wait()
 	w.stop()
 }
 
-// collect fills rows with the next batch: at least one row, then every row
-// that arrives until the previous batch has taken its locks (this batch could
-// not start before) and, with a MaxDelay, until the first row has waited
-// that long, or until the batch is full. It reports false, with no rows,
-// when ctx ends first.
-func (w *MessageWriter) collect(ctx context.Context, rows []pendingRow, prev *batch, timer *time.Timer) ([]pendingRow, bool) {
-	select {
-	case p := <-w.queue:
-		rows = append(rows, p)
-	case <-ctx.Done():
-		return rows, false
-	}
-	var locked <-chan struct{}
-	// An idle writer sends a row at once; MaxDelay applies while another
-	// batch is in flight.
-	deadline := rows[0].queued
-	if prev != nil && !isClosed(prev.settled) {
-		locked = prev.locked
-		deadline = deadline.Add(w.cfg.MaxDelay)
-	}
-	for len(rows) < w.cfg.MaxBatch {
+func (l *writerLane) run(ctx context.Context) {
+	for ctx.Err() == nil {
 		select {
-		case p := <-w.queue:
-			rows = append(rows, p)
+		case <-ctx.Done():
+			return
+		case p := <-l.queue:
+			l.batch = append(l.batch[:0], p)
+		}
+		l.fill(ctx)
+		l.w.writeBatch(context.WithoutCancel(ctx), l.batch, l.errs[:len(l.batch)])
+		clear(l.batch) // drop the references to callbacks and contents
+	}
+}
+
+// fill adds queued rows to the batch until it is full or its first row has
+// waited MaxDelay.
+func (l *writerLane) fill(ctx context.Context) {
+	deadline := l.batch[0].queued.Add(l.w.cfg.MaxDelay)
+	for len(l.batch) < l.w.cfg.MaxBatch {
+		select {
+		case p := <-l.queue:
+			l.batch = append(l.batch, p)
 			continue
 		default:
 		}
-		if locked != nil {
-			select {
-			case <-locked:
-				locked = nil
-			default:
-			}
-		}
 		wait := time.Until(deadline)
-		if locked == nil && wait <= 0 {
-			break
+		if wait <= 0 {
+			return
 		}
-		var expired <-chan time.Time
-		if wait > 0 {
-			timer.Reset(wait)
-			expired = timer.C
-		}
+		l.timer.Reset(wait)
 		select {
-		case p := <-w.queue:
-			rows = append(rows, p)
-		case <-locked:
-			locked = nil
-		case <-expired:
+		case p := <-l.queue:
+			l.timer.Stop()
+			l.batch = append(l.batch, p)
+		case <-l.timer.C:
+			return
 		case <-ctx.Done():
-			// Write what is in hand: the batch waits for its
-			// predecessor itself.
-			timer.Stop()
-			return rows, true
+			l.timer.Stop()
+			return
 		}
-		timer.Stop()
 	}
-	return rows, true
 }
 
 // stop refuses further rows and fails the queued ones.
@@ -309,44 +258,27 @@ func (w *MessageWriter) stop() {
 	w.mu.Lock()
 	w.stopped = true
 	w.mu.Unlock()
-	for len(w.queue) > 0 {
-		p := <-w.queue
-		if w.m != nil {
-			w.m.failed.Inc()
-		}
-		if p.done != nil {
-			p.done(ErrWriterStopped)
+	for _, l := range w.lanes {
+		for len(l.queue) > 0 {
+			p := <-l.queue
+			if w.m != nil {
+				w.m.failed.Inc()
+			}
+			if p.done != nil {
+				p.done(ErrWriterStopped)
+			}
 		}
 	}
 }
 
-// runBatch commits b after its predecessor has taken its locks and reports
-// every row's outcome in order, after its predecessor's. A batch still
-// waiting for its predecessor when ctx (Run's) ends is not written: its rows
-// fail with ErrWriterStopped, as the queued ones do.
-func (w *MessageWriter) runBatch(ctx context.Context, b *batch) {
-	if b.prev != nil {
-		<-b.prev.locked
-	}
+// writeBatch commits rows and reports every row's outcome in order.
+func (w *MessageWriter) writeBatch(ctx context.Context, rows []pendingRow, errs []error) {
 	start := time.Now()
-	if b.prev != nil && ctx.Err() != nil {
-		for i := range b.errs {
-			b.errs[i] = ErrWriterStopped
-		}
-	} else {
-		w.write(context.WithoutCancel(ctx), b, b.rows, b.errs, true)
-	}
-	b.markLocked()
-	if b.prev != nil {
-		// A batch that committed nothing settles after its predecessor
-		// too, or the next one could commit before that.
-		<-b.prev.settled
-	}
-	close(b.settled)
+	w.write(ctx, rows, errs)
 	if w.m != nil {
 		w.m.commitSeconds.Observe(time.Since(start).Seconds())
-		w.m.batchRows.Observe(float64(len(b.rows)))
-		for _, err := range b.errs {
+		w.m.batchRows.Observe(float64(len(rows)))
+		for _, err := range errs {
 			switch {
 			case err == nil:
 				w.m.committed.Inc()
@@ -357,35 +289,28 @@ func (w *MessageWriter) runBatch(ctx context.Context, b *batch) {
 			}
 		}
 	}
-	if b.prev != nil {
-		<-b.prev.reported
-		b.prev = nil // the chain of batches ends here
-	}
-	for i := range b.rows {
-		if b.rows[i].done != nil {
-			b.rows[i].done(b.errs[i])
+	for i := range rows {
+		if rows[i].done != nil {
+			rows[i].done(errs[i])
 		}
 	}
-	close(b.reported)
+	clear(errs)
 }
 
-// write commits rows, a part of b (whole when they are all of b's rows),
-// setting errs[i] to row i's outcome. A batch that fails on a row's own fault
-// (a duplicate id, an id no partition holds, text PostgreSQL refuses) before
-// it has let the next batch start is split and retried in halves until the
-// culprits are alone: its transaction rolled back, so a retry cannot
-// duplicate anything, and one bad row does not fail hundreds of good ones.
-// (Once the next batch has started, a retry could wait for that batch's
-// locks while it waits for this one: then the rows fail.)
-func (w *MessageWriter) write(ctx context.Context, b *batch, rows []pendingRow, errs []error, whole bool) {
-	definite, err := w.tryWrite(ctx, b, rows, errs, whole)
+// write commits rows, setting errs[i] to row i's outcome. A batch that fails
+// on a row's own fault (a duplicate id, an id no partition holds, text
+// PostgreSQL refuses) is split and retried in halves until the culprits are
+// alone: its transaction rolled back, so a retry cannot duplicate anything,
+// and one bad row does not fail hundreds of good ones.
+func (w *MessageWriter) write(ctx context.Context, rows []pendingRow, errs []error) {
+	definite, err := w.tryWrite(ctx, rows, errs)
 	if err == nil {
 		return
 	}
-	if definite && len(rows) > 1 && rowFault(err) && !isClosed(b.locked) {
+	if definite && len(rows) > 1 && rowFault(err) {
 		mid := len(rows) / 2
-		w.write(ctx, b, rows[:mid], errs[:mid], false)
-		w.write(ctx, b, rows[mid:], errs[mid:], false)
+		w.write(ctx, rows[:mid], errs[:mid])
+		w.write(ctx, rows[mid:], errs[mid:])
 		return
 	}
 	switch {
@@ -399,15 +324,6 @@ func (w *MessageWriter) write(ctx context.Context, b *batch, rows []pendingRow, 
 		if errs[i] == nil {
 			errs[i] = err
 		}
-	}
-}
-
-func isClosed(c chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
 	}
 }
 
@@ -452,10 +368,7 @@ var messageCopyColumns = []string{"id", "channel_id", "guild_id", "author_id", "
 // stale epoch get ErrFenced in errs; an error for the whole batch is
 // returned, with definite false when the outcome of its COMMIT could not be
 // established (errs then already holds each row's outcome).
-//
-// For the whole of b, the next batch may start once the COPY is done; any
-// COMMIT of b's rows waits until the batch before b has settled.
-func (w *MessageWriter) tryWrite(ctx context.Context, b *batch, rows []pendingRow, errs []error, whole bool) (definite bool, err error) {
+func (w *MessageWriter) tryWrite(ctx context.Context, rows []pendingRow, errs []error) (definite bool, err error) {
 	clear(errs)
 	ctx, cancel := context.WithTimeout(ctx, writerCommitTimeout)
 	defer cancel()
@@ -520,12 +433,6 @@ func (w *MessageWriter) tryWrite(ctx context.Context, b *batch, rows []pendingRo
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"messages"}, messageCopyColumns, newMessageSource(rows, errs)); err != nil {
 		return true, err
-	}
-	if whole {
-		b.markLocked()
-	}
-	if b.prev != nil {
-		<-b.prev.settled
 	}
 	if err := w.commit(ctx, tx); err != nil {
 		var pgErr *pgconn.PgError

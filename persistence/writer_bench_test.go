@@ -17,8 +17,7 @@ import (
 // The message writer against the floor it is built on: BenchmarkWriter pushes
 // rows through Submit from one goroutine per channel (100 channels, each with
 // at most 64 rows outstanding, like channel grains awaiting their acks), with
-// one lane (one batch in flight at a time) and with two (the default: one
-// batch fences and writes while the one before commits);
+// one lane (one connection, one batch in flight) and with the default two;
 // BenchmarkPlainCopy COPYs batches of the writer's MaxBatch rows into the same
 // table in a loop on one connection, with nothing else. All report rows/s; the
 // writer should reach at least 70% of the plain COPY rate.
