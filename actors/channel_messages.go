@@ -109,8 +109,11 @@ func createMessage(c *ccall) (reply, *discord.Error) {
 		return reply{}, discord.ErrMissingPerms
 	}
 	var body createMessageBody
-	if e := c.decode(&body); e != nil {
-		return reply{}, e
+	if !decodeCreateFast(c.req.GetBody(), &body) {
+		body = createMessageBody{}
+		if e := c.decode(&body); e != nil {
+			return reply{}, e
+		}
 	}
 	nonce, hasNonce, e := nonceString(body.Nonce)
 	if e != nil {

@@ -120,7 +120,18 @@ func (s *Server) authenticateOptional(c *gin.Context) {
 
 // channelGuilds caches channel → guild: a channel never changes guild, and a
 // deleted channel is answered by its grain as unknown.
-type channelGuilds struct{ m sync.Map }
+type channelGuilds struct {
+	m sync.Map // channel id → *channelEntry
+}
+
+// channelEntry is a cached channel.
+type channelEntry struct {
+	guild int64 // 0 for a DM channel
+	// authParams are the parameters of the guild grain's channel.authorize
+	// for this channel, made once: shared by concurrent requests, never
+	// modified.
+	authParams map[string]string
+}
 
 func (s *Server) guildHandler(r guildRoute) gin.HandlerFunc {
 	return func(c *gin.Context) {

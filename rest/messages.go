@@ -156,19 +156,29 @@ func grainFailure(err error) *discord.Error {
 // channelOwner is the guild of a channel (0 for a DM), cached: channels
 // never change guild.
 func (s *Server) channelOwner(ctx context.Context, id int64) (int64, *discord.Error) {
-	if g, ok := s.channels.m.Load(id); ok {
-		return g.(int64), nil
+	e, de := s.channelEntry(ctx, id)
+	if de != nil {
+		return 0, de
+	}
+	return e.guild, nil
+}
+
+// channelEntry is channelOwner's cache entry of a channel.
+func (s *Server) channelEntry(ctx context.Context, id int64) (*channelEntry, *discord.Error) {
+	if e, ok := s.channels.m.Load(id); ok {
+		return e.(*channelEntry), nil
 	}
 	g, err := s.cfg.Lookup.ChannelGuild(ctx, id)
 	switch {
 	case errors.Is(err, persistence.ErrNotFound):
-		return 0, discord.ErrUnknownChannel
+		return nil, discord.ErrUnknownChannel
 	case err != nil:
 		s.cfg.Logger.Error("looking up channel failed", "error", err)
-		return 0, discord.ErrUnavailable
+		return nil, discord.ErrUnavailable
 	}
-	s.channels.m.Store(id, g)
-	return g, nil
+	e := &channelEntry{guild: g, authParams: map[string]string{"channel_id": strconv.FormatInt(id, 10)}}
+	s.channels.m.Store(id, e)
+	return e, nil
 }
 
 func (s *Server) messageHandler(r messageRoute) gin.HandlerFunc {
@@ -184,11 +194,12 @@ func (s *Server) messageHandler(r messageRoute) gin.HandlerFunc {
 			writeError(c, discord.ErrUnknownChannel)
 			return
 		}
-		guildID, e := s.channelOwner(ctx, int64(id))
+		channel, e := s.channelEntry(ctx, int64(id))
 		if e != nil {
 			writeError(c, e)
 			return
 		}
+		guildID := channel.guild
 		req := actors.ChannelRequest{ChannelID: int64(id), Op: r.op, ActorID: caller(c).UserID, Body: body}
 		// The channel id is the grain's own; the other path ids go along.
 		for _, p := range c.Params {
@@ -206,9 +217,9 @@ func (s *Server) messageHandler(r messageRoute) gin.HandlerFunc {
 		for round := 0; round < 2; round++ {
 			if guildID != 0 {
 				// The guild grain authorizes and hands the call on.
-				params := map[string]string{"channel_id": c.Param("channel_id")}
+				params := channel.authParams
 				if round > 0 {
-					params["viewers"] = "all"
+					params = map[string]string{"channel_id": params["channel_id"], "viewers": "all"}
 				}
 				var authorized bool
 				resp, authorized, err = s.cfg.Channels.CallAuthorized(ctx, guildID, params, req)
