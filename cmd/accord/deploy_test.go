@@ -237,8 +237,9 @@ func TestDeployNamesExist(t *testing.T) {
 
 // readmeOnlyVars are variables the README names that `accord serve` does
 // not read: `accord cluster members` reads ACCORD_URL, and the gateway
-// benchmark reads ACCORD_GWBENCH_PROFILE_DIR.
-var readmeOnlyVars = map[string]bool{"ACCORD_URL": true, "ACCORD_GWBENCH_PROFILE_DIR": true}
+// benchmark reads ACCORD_GWBENCH_PROFILE_DIR and ACCORD_GWBENCH_LATENCY_RATE.
+var readmeOnlyVars = map[string]bool{"ACCORD_URL": true, "ACCORD_GWBENCH_PROFILE_DIR": true,
+	"ACCORD_GWBENCH_LATENCY_RATE": true}
 
 // dockerImage is what the test needs of deploy/Dockerfile's final stage.
 type dockerImage struct {
