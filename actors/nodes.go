@@ -88,7 +88,6 @@ type nodes struct {
 	s    *System
 	self string // our member id
 	tag  string // our session id prefix
-	pid  *actor.PID
 
 	mu    sync.RWMutex // guards peers, byTag, users, gone
 	peers map[string]*peer
@@ -130,11 +129,9 @@ func newNodes(s *System) *nodes {
 func (n *nodes) start() error {
 	n.self = n.s.actors.ID
 	n.tag = NodeTag(n.self)
-	pid, err := n.s.actors.Root.SpawnNamed(actor.PropsFromFunc(n.receive), nodeActorName)
-	if err != nil {
+	if _, err := n.s.actors.Root.SpawnNamed(actor.PropsFromFunc(n.receive), nodeActorName); err != nil {
 		return fmt.Errorf("actors: spawn the node actor: %w", err)
 	}
-	n.pid = pid
 	n.s.actors.EventStream.Subscribe(func(ev any) {
 		if t, ok := ev.(*pcluster.ClusterTopology); ok {
 			n.topology(t.Members)
