@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/accordchat/accord/actors"
+	"github.com/accordchat/accord/gctune"
 )
 
 // BenchmarkMessagePath measures the message path of one node and prints the
@@ -33,10 +34,18 @@ import (
 //     move far less than the rates. $ACCORD_BENCH_PROFILE_DIR, when set,
 //     receives a CPU profile of each echo and REST slice.
 //
+// The process's garbage collector is tuned as `accord serve` tunes it
+// (gctune, 128 MiB minimum heap): the load generator shares it, in the echo
+// phase as in the REST phase.
+//
 // The test PostgreSQL runs with fsync off (pgtest), so these figures are the
 // server's ceiling, not a disk's.
 func BenchmarkMessagePath(b *testing.B) {
 	e := testEnv(b)
+	// The garbage collector tuned as `accord serve` tunes it.
+	gcCtx, stopGC := context.WithCancel(context.Background())
+	defer stopGC()
+	go gctune.Run(gcCtx, gctune.Config{MinHeap: gctune.DefaultMinHeap})
 	// The test fan-out keeps every event for the tests to read; a server's
 	// fan-out does not.
 	defer events.mute()()

@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/accordchat/accord/gctune"
 )
 
 // Config is a node's configuration. Each field has a flag and an ACCORD_*
@@ -48,6 +52,10 @@ type Config struct {
 	// PprofAddr, when set, serves net/http/pprof on its own listener (keep
 	// it on loopback); empty serves none.
 	PprofAddr string
+	// GCMinHeap is the heap size in bytes below which the garbage
+	// collector does not run merely because GOGC says so (see gctune);
+	// 0 leaves GOGC alone.
+	GCMinHeap uint64
 }
 
 func envOr(key, def string) string {
@@ -73,6 +81,7 @@ func bindConfig(fs *flag.FlagSet, cfg *Config) (finish func() error) {
 	fs.StringVar(&cfg.GatewayURL, "gateway-url", envOr("ACCORD_GATEWAY_URL", ""), "the gateway's public URL, e.g. wss://chat.example/gateway; empty derives it from the Host header (ACCORD_GATEWAY_URL)")
 	fs.StringVar(&cfg.AdminToken, "admin-token", envOr("ACCORD_ADMIN_TOKEN", ""), "operator token of /api/admin; empty disables it; prefer the environment (ACCORD_ADMIN_TOKEN)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 25*time.Second, "bound on a graceful shutdown")
+	minHeap := fs.String("gc-min-heap", envOr("ACCORD_GC_MIN_HEAP", fmt.Sprintf("%dMiB", gctune.DefaultMinHeap>>20)), "let the heap grow to this before GOGC's collections start, e.g. 256MiB or 1GiB; 0: GOGC alone (ACCORD_GC_MIN_HEAP)")
 	retention := fs.String("message-retention", envOr("ACCORD_MESSAGE_RETENTION", "0"), "drop messages older than this, by whole months, e.g. 8760h; 0 keeps them (ACCORD_MESSAGE_RETENTION)")
 	return func() error {
 		d, err := time.ParseDuration(*retention)
@@ -80,6 +89,9 @@ func bindConfig(fs *flag.FlagSet, cfg *Config) (finish func() error) {
 			return fmt.Errorf("--message-retention must be a duration like 8760h, not %q", *retention)
 		}
 		cfg.MessageRetention = d
+		if cfg.GCMinHeap, err = parseSize(*minHeap); err != nil {
+			return fmt.Errorf("--gc-min-heap must be a size like 256MiB or 1GiB, or 0, not %q", *minHeap)
+		}
 		for _, s := range strings.Split(*seeds, ",") {
 			if s = strings.TrimSpace(s); s != "" {
 				cfg.Seeds = append(cfg.Seeds, s)
@@ -100,6 +112,23 @@ func bindConfig(fs *flag.FlagSet, cfg *Config) (finish func() error) {
 		}
 		return nil
 	}
+}
+
+// parseSize reads a byte size: a whole number with an optional KiB, MiB or
+// GiB suffix.
+func parseSize(s string) (uint64, error) {
+	unit := uint64(1)
+	for suffix, u := range map[string]uint64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+		if n, ok := strings.CutSuffix(s, suffix); ok {
+			s, unit = n, u
+			break
+		}
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || n > math.MaxUint64/unit {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return n * unit, nil
 }
 
 func parseLevel(s string) (slog.Level, error) {

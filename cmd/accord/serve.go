@@ -17,6 +17,7 @@ import (
 	"github.com/accordchat/accord/actors"
 	"github.com/accordchat/accord/cluster"
 	"github.com/accordchat/accord/gateway"
+	"github.com/accordchat/accord/gctune"
 	"github.com/accordchat/accord/password"
 	"github.com/accordchat/accord/persistence"
 	"github.com/accordchat/accord/persistence/localpg"
@@ -97,6 +98,7 @@ func serve(ctx context.Context, args []string) error {
 	var bg sync.WaitGroup
 	bgCtx, stopBG := context.WithCancel(context.Background())
 	defer func() { stopBG(); bg.Wait() }()
+	bg.Go(func() { gctune.Run(bgCtx, gctune.Config{MinHeap: cfg.GCMinHeap}) })
 
 	keys, err := persistence.NewKeyring(ctx, store, logger)
 	if err != nil {
