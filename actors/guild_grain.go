@@ -22,6 +22,7 @@ import (
 // implements it.
 type GuildStore interface {
 	AcquireGuildEpoch(ctx context.Context, guildID int64) (int64, error)
+	AcquireExistingGuildEpoch(ctx context.Context, guildID int64) (epoch int64, ok bool, err error)
 	LoadGuild(ctx context.Context, id int64) (persistence.GuildSnapshot, error)
 	WriteGuild(ctx context.Context, guildID, epoch int64, fn func(w *persistence.GuildWriter) error) error
 	MemberUserByID(ctx context.Context, id int64) (persistence.MemberUser, error)
@@ -42,7 +43,8 @@ type IDSource interface {
 // as it was, so memory never runs ahead of the database.
 //
 // One owner at a time: before it loads, the grain takes the guild's owner
-// epoch (persistence.AcquireGuildEpoch), and every write commits only under
+// epoch (persistence.AcquireGuildEpoch to create the guild,
+// AcquireExistingGuildEpoch otherwise), and every write commits only under
 // it. When a newer activation has taken the guild over (disthash briefly
 // runs two during a topology change), the write fails with
 // persistence.ErrFenced: the grain stops itself, answers statusFenced, and
@@ -159,11 +161,12 @@ func (g *guildGrain) Call(req *guildpb.GuildCall, ctx pcluster.GrainContext) (*g
 	if g.id == 0 || req.GetGuildId() != g.id {
 		return errorReply(discord.ErrUnknownGuild), nil
 	}
-	if err := g.load(); err != nil {
+	missing, err := g.load(op.create)
+	if err != nil {
 		g.sys.log.Error("loading guild failed", slog.Int64("guild", g.id), slog.Any("error", err))
 		return errorReply(errStore), nil
 	}
-	if g.missing != op.create {
+	if missing != op.create {
 		if op.create {
 			return errorReply(&discord.Error{Status: http.StatusConflict, Code: 0, Message: "Guild exists"}), nil
 		}
@@ -202,29 +205,45 @@ func errorReply(e *discord.Error) *guildpb.GuildReply {
 // load reads the guild once per activation (and again after a write whose
 // outcome is unknown), after taking the owner epoch: taking it waits for the
 // writes in flight under older epochs, so the load sees all they committed.
-func (g *guildGrain) load() error {
+// It reports whether the guild is missing.
+//
+// Only a creation takes an epoch for a guild that does not exist (the
+// creating grain must hold one before the guild's first write). Other calls
+// take one only if the guild exists: for a made-up id they answer that it is
+// missing, write nothing, and remember nothing, so the next call looks
+// again.
+func (g *guildGrain) load(create bool) (missing bool, err error) {
 	if g.st != nil || g.missing {
-		return nil
+		return g.missing, nil
 	}
 	ctx, cancel := g.storeCtx()
 	defer cancel()
 	if g.epoch == 0 {
-		epoch, err := g.sys.cfg.Guilds.AcquireGuildEpoch(ctx, g.id)
+		var epoch int64
+		if create {
+			epoch, err = g.sys.cfg.Guilds.AcquireGuildEpoch(ctx, g.id)
+		} else {
+			var ok bool
+			epoch, ok, err = g.sys.cfg.Guilds.AcquireExistingGuildEpoch(ctx, g.id)
+			if err == nil && !ok {
+				return true, nil
+			}
+		}
 		if err != nil {
-			return err
+			return false, err
 		}
 		g.epoch = epoch
 	}
 	snap, err := g.sys.cfg.Guilds.LoadGuild(ctx, g.id)
 	if errors.Is(err, persistence.ErrNotFound) {
 		g.missing = true
-		return nil
+		return true, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	g.st = newGuildState(snap)
-	return nil
+	return false, nil
 }
 
 func (g *guildGrain) storeCtx() (context.Context, context.CancelFunc) {

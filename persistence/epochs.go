@@ -109,6 +109,33 @@ func (s *Store) AcquireGuildEpoch(ctx context.Context, guildID int64) (int64, er
 	return guildOwners.acquire(ctx, s, guildID)
 }
 
+// acquireExistingGuildSQL is guildOwners' acquireSQL for a guild that
+// exists: it takes no epoch, and writes nothing, for an id no guild has.
+// (An existing owner row waits for the writes that hold it FOR SHARE, as
+// the unconditional increment does.)
+const acquireExistingGuildSQL = `INSERT INTO guild_owners (guild_id, epoch)
+	SELECT $1, 1 WHERE EXISTS (SELECT 1 FROM guilds WHERE id = $1)
+	ON CONFLICT (guild_id) DO UPDATE SET epoch = guild_owners.epoch + 1 RETURNING epoch`
+
+// AcquireExistingGuildEpoch is AcquireGuildEpoch for a guild that exists:
+// ok is false, and nothing is written, when no guild has the id. A guild
+// grain takes its epoch this way for every call but a guild's creation, so
+// that requests naming made-up guild ids leave no rows behind.
+//
+// A guild being created while this runs is not seen (its row is not
+// committed yet): the caller answers that it does not exist, as it would
+// have a moment earlier, and asks again at its next call.
+func (s *Store) AcquireExistingGuildEpoch(ctx context.Context, guildID int64) (epoch int64, ok bool, err error) {
+	err = s.pool.QueryRow(ctx, acquireExistingGuildSQL, guildID).Scan(&epoch)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, fmt.Errorf("persistence: acquire guild epoch: %w", err)
+	}
+	return epoch, true, nil
+}
+
 // checkGuildEpoch fails with ErrFenced unless epoch is guildID's current
 // owner epoch, and holds a share lock on it until tx ends.
 func checkGuildEpoch(ctx context.Context, tx pgx.Tx, guildID, epoch int64) error {

@@ -276,3 +276,33 @@ func TestGuildWriteWaitsForAcquire(t *testing.T) {
 		t.Fatalf("name %q (%v) after a fenced write", g.Guild.Name, err)
 	}
 }
+
+// TestAcquireExistingGuildEpoch: an epoch for a guild that exists, and
+// nothing (no row written) for an id no guild has.
+func TestAcquireExistingGuildEpoch(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	owners := func() (n int) {
+		t.Helper()
+		if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM guild_owners`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if epoch, ok, err := s.AcquireExistingGuildEpoch(ctx, fenceGuild); err != nil || ok || epoch != 0 {
+		t.Fatalf("unknown guild: epoch %d, ok %v, err %v; want 0, false, nil", epoch, ok, err)
+	}
+	if n := owners(); n != 0 {
+		t.Fatalf("%d owner rows after asking for an unknown guild, want 0", n)
+	}
+	created := newFenceGuild(t, s)
+	epoch, ok, err := s.AcquireExistingGuildEpoch(ctx, fenceGuild)
+	if err != nil || !ok || epoch != created+1 {
+		t.Fatalf("existing guild: epoch %d, ok %v, err %v; want %d, true, nil", epoch, ok, err, created+1)
+	}
+	// The increment fences the creator's epoch out, as AcquireGuildEpoch's does.
+	err = s.WriteGuild(ctx, fenceGuild, created, func(w *persistence.GuildWriter) error { return nil })
+	if !errors.Is(err, persistence.ErrFenced) {
+		t.Fatalf("write under the replaced epoch: %v, want ErrFenced", err)
+	}
+}
