@@ -14,7 +14,7 @@
 // at ~128 MiB, one with 200 MiB live at 400 MiB as before. The GOGC the
 // process started with (the environment's, default 100) stays the floor, and
 // GOMEMLIMIT still bounds the heap: the runtime collects early as the limit
-// nears, whatever GOGC says.
+// nears, whatever GOGC says, and the minimum is capped at half the limit.
 package gctune
 
 import (
@@ -58,6 +58,7 @@ func Run(ctx context.Context, cfg Config) {
 	if base < 0 {
 		return
 	}
+	minHeap := capMinHeap(cfg.MinHeap, debug.SetMemoryLimit(-1))
 	defer debug.SetGCPercent(base)
 
 	sample := []metrics.Sample{{Name: liveMetric}}
@@ -67,7 +68,7 @@ func Run(ctx context.Context, cfg Config) {
 	for {
 		metrics.Read(sample)
 		if sample[0].Value.Kind() == metrics.KindUint64 {
-			want := Percent(base, sample[0].Value.Uint64(), cfg.MinHeap)
+			want := Percent(base, sample[0].Value.Uint64(), minHeap)
 			// Small moves are not worth the runtime's recomputation.
 			if want != current && math.Abs(float64(want-current)) >= 0.05*float64(current) {
 				debug.SetGCPercent(want)
@@ -80,6 +81,16 @@ func Run(ctx context.Context, cfg Config) {
 		case <-t.C:
 		}
 	}
+}
+
+// capMinHeap keeps the minimum heap at or below half the memory limit
+// (GOMEMLIMIT; math.MaxInt64 when unset): a heap allowed to grow right up to
+// the limit would be collected over and over as it neared it.
+func capMinHeap(minHeap uint64, limit int64) uint64 {
+	if limit > 0 && minHeap > uint64(limit)/2 {
+		return uint64(limit) / 2
+	}
+	return minHeap
 }
 
 // Percent is the GOGC that lets a heap with live bytes live grow to minHeap

@@ -2,6 +2,7 @@ package gctune
 
 import (
 	"context"
+	"math"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -27,6 +28,24 @@ func TestPercent(t *testing.T) {
 	} {
 		if got := Percent(c.base, c.live, c.minHeap); got != c.want {
 			t.Errorf("Percent(%d, %d, %d) = %d, want %d", c.base, c.live, c.minHeap, got, c.want)
+		}
+	}
+}
+
+func TestCapMinHeap(t *testing.T) {
+	const mib = 1 << 20
+	for _, c := range []struct {
+		minHeap uint64
+		limit   int64
+		want    uint64
+	}{
+		{128 * mib, math.MaxInt64, 128 * mib}, // no GOMEMLIMIT
+		{128 * mib, 1024 * mib, 128 * mib},
+		{128 * mib, 200 * mib, 100 * mib},
+		{0, 200 * mib, 0},
+	} {
+		if got := capMinHeap(c.minHeap, c.limit); got != c.want {
+			t.Errorf("capMinHeap(%d, %d) = %d, want %d", c.minHeap, c.limit, got, c.want)
 		}
 	}
 }
