@@ -8,14 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/accordchat/accord/persistence/pgtest"
 	"github.com/accordchat/accord/snowflake"
 )
 
 // These tests reach into the writer to lose the answer to a COMMIT or to hold
-// a batch between its fence and its commit.
+// a batch between its fence and its COPY and commit.
 
 func newInternalStore(t *testing.T) *Store {
 	t.Helper()
@@ -71,8 +71,8 @@ func TestWriterResolvesLostCommitAnswer(t *testing.T) {
 	s := newInternalStore(t)
 	e, _ := s.AcquireChannelEpoch(context.Background(), 1)
 	w := NewMessageWriter(s, WriterConfig{MaxDelay: -1, Logger: quietLog})
-	w.commit = func(ctx context.Context, tx pgx.Tx) error {
-		if err := tx.Commit(ctx); err != nil {
+	w.copyCommit = func(ctx context.Context, conn *pgxpool.Conn, data []byte) error {
+		if err := copyCommitDefault(ctx, conn, data); err != nil {
 			return err
 		}
 		return errLostAnswer
@@ -94,8 +94,8 @@ func TestWriterResolvesLostCommit(t *testing.T) {
 	s := newInternalStore(t)
 	e, _ := s.AcquireChannelEpoch(context.Background(), 1)
 	w := NewMessageWriter(s, WriterConfig{MaxDelay: -1, Logger: quietLog})
-	w.commit = func(ctx context.Context, tx pgx.Tx) error {
-		_ = tx.Conn().Close(ctx)
+	w.copyCommit = func(ctx context.Context, conn *pgxpool.Conn, data []byte) error {
+		_ = conn.Conn().Close(ctx)
 		return errLostAnswer
 	}
 	base := int64(snowflake.FromTime(time.Now()))
@@ -118,10 +118,10 @@ func TestEpochAcquireWaitsForFencedBatch(t *testing.T) {
 	e, _ := s.AcquireChannelEpoch(ctx, 1)
 	fenced, release := make(chan struct{}), make(chan struct{})
 	w := NewMessageWriter(s, WriterConfig{MaxDelay: -1, Logger: quietLog})
-	w.commit = func(ctx context.Context, tx pgx.Tx) error {
+	w.copyCommit = func(ctx context.Context, conn *pgxpool.Conn, data []byte) error {
 		close(fenced)
 		<-release
-		return tx.Commit(ctx)
+		return copyCommitDefault(ctx, conn, data)
 	}
 	base := int64(snowflake.FromTime(time.Now()))
 	outcome := make(chan []error, 1)
