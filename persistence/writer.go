@@ -45,8 +45,8 @@ type WriterConfig struct {
 	// 2ms with a p50 1ms lower, at ~15% more PostgreSQL CPU per row; with
 	// no wait, batches get small enough that PostgreSQL's per-batch cost
 	// (200-300us of CPU, much of it waking up for each round trip) eats the
-	// gain. Under a deeper queue (the grain
-	// benchmark, 400 sends in flight) 2ms is ~8% faster.
+	// gain. Under a deeper queue (the grain benchmark, 400 sends in flight)
+	// 2ms is ~8% faster.
 	MaxDelay time.Duration
 	// QueueSize is how many submitted rows may wait, shared evenly by the
 	// lanes; beyond it Submit fails with ErrOverloaded. Default 16384.
@@ -139,9 +139,9 @@ func NewMessageWriter(s *Store, cfg WriterConfig) *MessageWriter {
 		cfg.Logger = slog.Default()
 	}
 	w := &MessageWriter{
-		store:  s,
-		cfg:    cfg,
-		log:    cfg.Logger,
+		store:      s,
+		cfg:        cfg,
+		log:        cfg.Logger,
 		copyCommit: copyCommitDefault,
 	}
 	perLane := (cfg.QueueSize + cfg.Lanes - 1) / cfg.Lanes
