@@ -71,6 +71,10 @@ type peer struct {
 	// first heard of by its message is not dropped by a topology that
 	// predates it.
 	inTopology bool
+	// synced: the peer's full state has arrived (guarded by nodes.mu).
+	// Until then users is not the whole of what the peer hosts, and events
+	// go to the peer with all their recipients (see Publish).
+	synced bool
 }
 
 // localUser is what this node hosts of one user.
@@ -89,8 +93,10 @@ type nodes struct {
 	self string // our member id
 	tag  string // our session id prefix
 
-	mu    sync.RWMutex // guards peers, byTag, users, gone
+	mu    sync.RWMutex // guards peers, byTag, users, gone, unsynced
 	peers map[string]*peer
+	// unsynced counts the peers whose full state has not arrived.
+	unsynced int
 	byTag map[string]*peer
 	// users maps a user to the peers hosting sessions of theirs.
 	users map[int64][]*peer
@@ -228,6 +234,7 @@ func (n *nodes) topology(members []*pcluster.Member) {
 func (n *nodes) addPeerLocked(id, address string) *peer {
 	p := &peer{id: id, tag: NodeTag(id), pid: actor.NewPID(address, nodeActorName), users: map[int64]UserPresence{}}
 	n.peers[id] = p
+	n.unsynced++
 	n.byTag[p.tag] = p
 	return p
 }
@@ -235,6 +242,9 @@ func (n *nodes) addPeerLocked(id, address string) *peer {
 // dropPeerLocked forgets a peer that left and returns its users. n.mu held.
 func (n *nodes) dropPeerLocked(p *peer) []int64 {
 	delete(n.peers, p.id)
+	if !p.synced {
+		n.unsynced--
+	}
 	if n.byTag[p.tag] == p {
 		delete(n.byTag, p.tag)
 	}
@@ -288,6 +298,10 @@ func (n *nodes) apply(m *nodepb.States) (changed []int64, added *peer) {
 			n.unrouteLocked(uid, p)
 		}
 		p.users = map[int64]UserPresence{}
+		if !p.synced {
+			p.synced = true
+			n.unsynced--
+		}
 	}
 	for _, u := range m.Users {
 		_, had := p.users[u.UserId]
@@ -530,20 +544,8 @@ func (s *System) Publish(ev Event) {
 	if f := s.cfg.Fanout; f != nil {
 		f.Publish(ev)
 	}
-	var groups []remoteGroup
 	n.mu.RLock()
-	for _, uid := range ev.Recipients {
-		for _, p := range n.users[uid] {
-			i := 0
-			for i < len(groups) && groups[i].p != p {
-				i++
-			}
-			if i == len(groups) {
-				groups = append(groups, remoteGroup{p: p})
-			}
-			groups[i].users = append(groups[i].users, uid)
-		}
-	}
+	groups := n.groupsLocked(ev.Recipients)
 	n.mu.RUnlock()
 	for _, g := range groups {
 		n.remoteMessages.Add(1)
@@ -555,6 +557,40 @@ func (s *System) Publish(ev Event) {
 type remoteGroup struct {
 	p     *peer
 	users []int64
+}
+
+// groupsLocked sorts recipients by the peers hosting their sessions: one
+// group per peer, with just the recipients there. n.mu held (shared).
+func (n *nodes) groupsLocked(recipients []int64) []remoteGroup {
+	var groups []remoteGroup
+	group := func(p *peer) *remoteGroup {
+		for i := range groups {
+			if groups[i].p == p {
+				return &groups[i]
+			}
+		}
+		groups = append(groups, remoteGroup{p: p})
+		return &groups[len(groups)-1]
+	}
+	for _, uid := range recipients {
+		for _, p := range n.users[uid] {
+			g := group(p)
+			g.users = append(g.users, uid)
+		}
+	}
+	if n.unsynced > 0 {
+		// A peer whose full state has not arrived (it joined a moment
+		// ago, or we did) may host any of the recipients: it gets them
+		// all and delivers to those it hosts. Without this, the events
+		// of grains that move to a joining node in its first moments
+		// miss the sessions on the other nodes.
+		for _, p := range n.peers {
+			if !p.synced {
+				group(p).users = recipients
+			}
+		}
+	}
+	return groups
 }
 
 func (n *nodes) tagNum() uint32 {

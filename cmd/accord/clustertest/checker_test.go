@@ -36,6 +36,8 @@ type sendRecord struct {
 // received is one MESSAGE_CREATE a watcher got.
 type received struct {
 	id, content string
+	seq         int64 // the dispatch's s
+	conn        int   // which of the watcher's connections (see watcher.conns)
 }
 
 // recovery is a connection coming back (READY or RESUMED) after it went.
@@ -67,6 +69,7 @@ type watcher struct {
 	resumes    int
 	identifies int
 	lostGapAt  time.Time // set on op 9: the session is gone until READY
+	conns      []string  // each connection: node, resume or identify, when
 
 	stop chan struct{}
 	done chan struct{}
@@ -161,6 +164,11 @@ func (w *watcher) run() {
 		}
 		w.mu.Lock()
 		session, seq := w.session, w.seq
+		how := "identify"
+		if session != "" {
+			how = fmt.Sprintf("resume %s from s=%d", session, seq)
+		}
+		w.conns = append(w.conns, fmt.Sprintf("%s %s at %s", n.name, how, time.Now().Format("15:04:05.000")))
 		w.mu.Unlock()
 		if session != "" {
 			err = cl.resume(session, seq)
@@ -260,7 +268,7 @@ func (w *watcher) dispatch(f frame) {
 			Content   string `json:"content"`
 		}
 		_ = json.Unmarshal(f.D, &m)
-		w.got[m.ChannelID] = append(w.got[m.ChannelID], received{id: m.ID, content: m.Content})
+		w.got[m.ChannelID] = append(w.got[m.ChannelID], received{id: m.ID, content: m.Content, seq: f.S, conn: len(w.conns) - 1})
 	}
 }
 
@@ -458,16 +466,19 @@ func (p *phase) check() result {
 		for _, ch := range p.channels {
 			got[ch] = slices.Clone(w.got[ch])
 		}
+		conns := slices.Clone(w.conns)
 		w.mu.Unlock()
 		for _, ch := range p.channels {
-			seen := map[string]bool{}
+			seen := map[string]received{}
 			var prev uint64
 			for _, m := range got[ch] {
-				if seen[m.id] {
+				if first, dup := seen[m.id]; dup {
 					r.dupEvents++
+					p.k.t.Logf("%s: watcher %s got message %s twice: s=%d on connection %d (%s), then s=%d on connection %d (%s)",
+						p.name, w.name, m.id, first.seq, first.conn, conns[first.conn], m.seq, m.conn, conns[m.conn])
 					continue
 				}
-				seen[m.id] = true
+				seen[m.id] = m
 				id, _ := strconv.ParseUint(m.id, 10, 64)
 				if id <= prev {
 					r.outOfOrder++
@@ -475,7 +486,7 @@ func (p *phase) check() result {
 				prev = max(prev, id)
 			}
 			for _, m := range stored[ch] {
-				if seen[m.id] {
+				if _, ok := seen[m.id]; ok {
 					continue
 				}
 				at := snowflakeTime(m.id)
@@ -489,6 +500,10 @@ func (p *phase) check() result {
 					r.excused++
 				} else {
 					r.missedEvents++
+					if r.missedEvents <= 5 {
+						p.k.t.Logf("%s: watcher %s missed message %s (sent %s) of channel %s; its connections: %v",
+							p.name, w.name, m.id, at.Format("15:04:05.000"), ch, conns)
+					}
 				}
 			}
 		}
