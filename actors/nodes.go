@@ -97,7 +97,7 @@ type nodes struct {
 	peers map[string]*peer
 	// unsynced counts the peers whose full state has not arrived.
 	unsynced int
-	byTag map[string]*peer
+	byTag    map[string]*peer
 	// users maps a user to the peers hosting sessions of theirs.
 	users map[int64][]*peer
 	// gone are member ids that left: messages they sent before going are
