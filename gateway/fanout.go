@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"sync"
+	"time"
 
 	"github.com/accordchat/accord/actors"
 	"github.com/accordchat/accord/snowflake"
@@ -73,8 +74,12 @@ func (ss *session) deliver(run []*prepared, w *fanWorker) {
 		return
 	}
 	frames := w.frames[:0]
+	var now time.Time
+	if ss.handed != nil {
+		now = time.Now()
+	}
 	for _, p := range run {
-		if !ss.admits(p.intent, p.ev.GuildID) {
+		if !ss.admits(p.intent, p.ev.GuildID) || ss.alreadyHanded(p.ev.ID, now) {
 			continue
 		}
 		ss.seq++

@@ -24,7 +24,10 @@ import (
 //
 // Events of one channel reach both nodes in the same order, so the old
 // node's dispatches are a prefix of the waiting ones: the client sees each
-// event once, in order, with contiguous sequence numbers.
+// event once, in order, with contiguous sequence numbers. They do not reach
+// both at the same time, though: the old node's answer can overtake an
+// event the publishing node sent here, so for a while the session also
+// drops arriving events the old node had stamped (session.handed).
 
 // handoffState is a session as one node hands it to another.
 type handoffState struct {
@@ -160,6 +163,10 @@ func (c *conn) resumeRemote(ctx context.Context, sessionID string, userID, seq i
 	ss.conn, ss.detachedAt = c, time.Time{}
 	c.sendAll(missed)
 	ss.flushLocked(skip)
+	if len(skip) > 0 {
+		// Copies of these events sent to this node may still arrive.
+		ss.handed, ss.handedUntil = skip, time.Now().Add(handedWindow)
+	}
 	ss.dispatchLocked(dispatchHead("RESUMED", payloadResumed), 0)
 	ss.mu.Unlock()
 	c.sess = ss

@@ -42,6 +42,31 @@ type session struct {
 	removed bool
 	// presence is what this session set (Identify, op 3); at is when.
 	presence presenceState
+	// handed are the events the node this session was handed over from
+	// had already stamped, until handedUntil: their copies addressed to
+	// this node may still be on their way from the publishing node when
+	// the hand-over completes, and must not be stamped a second time.
+	handed      map[uint64]struct{}
+	handedUntil time.Time
+}
+
+// handedWindow is how long a handed-over session drops late copies of
+// the events its previous node had stamped: far longer than a message
+// between two nodes takes.
+const handedWindow = 30 * time.Second
+
+// alreadyHanded reports whether event ev reached this session through the
+// node it was handed over from. ss.mu held.
+func (ss *session) alreadyHanded(ev uint64, now time.Time) bool {
+	if ss.handed == nil || ev == 0 {
+		return false
+	}
+	if now.After(ss.handedUntil) {
+		ss.handed = nil
+		return false
+	}
+	_, ok := ss.handed[ev]
+	return ok
 }
 
 // presenceState is a session's presence.
